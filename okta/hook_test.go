@@ -1,0 +1,305 @@
+package okta
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const hookSecret = "s3cr3t-hook-value-0123456789"
+
+type delivery struct {
+	status, admitted int
+}
+
+// newTestHook returns a handler on a fresh inbox, the deliveries reported
+// to OnDelivery and the log output.
+func newTestHook(t *testing.T, cfg HookConfig, inboxOpts ...InboxOption) (*HookHandler, *Inbox, *[]delivery, *bytes.Buffer) {
+	t.Helper()
+	if cfg.Inbox == nil {
+		cfg.Inbox = openTestInbox(t, t.TempDir(), inboxOpts...)
+	}
+	if cfg.Types == nil {
+		cfg.Types = DefaultAutoLockTypes()
+	}
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var got []delivery
+	cfg.OnDelivery = func(status, admitted int) { got = append(got, delivery{status, admitted}) }
+	h, err := NewHookHandler(cfg)
+	require.NoError(t, err)
+	return h, cfg.Inbox, &got, &logs
+}
+
+func post(body []byte, auth ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/hooks/okta", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	for _, a := range auth {
+		r.Header.Add("Authorization", a)
+	}
+	return r
+}
+
+func TestHookHandler(t *testing.T) {
+	batch := batchEvents()
+	suspend, err := ParseDelivery(fixture(t, "delivery_suspend.json"))
+	require.NoError(t, err)
+	verify := httptest.NewRequest(http.MethodGet, "/hooks/okta", nil)
+	verify.Header.Set("X-Okta-Verification-Challenge", `chal-"42"<&>`)
+
+	tests := []struct {
+		name       string
+		secret     string
+		types      []string
+		maxBody    int64
+		inboxOpts  []InboxOption
+		req        *http.Request
+		wantStatus int
+		wantBody   string
+		wantCT     string
+		want       []Event // admitted, in the order Next hands them out
+	}{
+		{
+			name: "verification", secret: hookSecret, req: verify, wantStatus: 200,
+			wantBody: `{"verification":"chal-\"42\"\u003c\u0026\u003e"}`, wantCT: "application/json",
+		},
+		{
+			name: "verification without challenge", secret: hookSecret,
+			req: httptest.NewRequest(http.MethodGet, "/hooks/okta", nil), wantStatus: 400,
+			wantBody: "missing x-okta-verification-challenge header\n",
+		},
+		{name: "disabled: verification", secret: "", req: verify, wantStatus: 404, wantBody: "404 page not found\n"},
+		{
+			name: "disabled: delivery", secret: "", req: post(fixture(t, "delivery_suspend.json"), ""),
+			wantStatus: 404, wantBody: "404 page not found\n",
+		},
+		{
+			name: "wrong method", secret: hookSecret, req: httptest.NewRequest(http.MethodPut, "/hooks/okta", nil),
+			wantStatus: 405, wantBody: "method not allowed\n",
+		},
+		{name: "missing secret", secret: hookSecret, req: post(fixture(t, "delivery_suspend.json")), wantStatus: 401, wantBody: "unauthorized\n"},
+		{name: "empty secret", secret: hookSecret, req: post(fixture(t, "delivery_suspend.json"), ""), wantStatus: 401, wantBody: "unauthorized\n"},
+		{
+			name: "wrong secret same length", secret: hookSecret,
+			req:        post(fixture(t, "delivery_suspend.json"), strings.Repeat("x", len(hookSecret))),
+			wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "secret prefix only", secret: hookSecret,
+			req: post(fixture(t, "delivery_suspend.json"), hookSecret[:10]), wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "secret with scheme added", secret: hookSecret,
+			req: post(fixture(t, "delivery_suspend.json"), "Basic "+hookSecret), wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "secret with trailing space", secret: hookSecret,
+			req: post(fixture(t, "delivery_suspend.json"), hookSecret+" "), wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "right secret", secret: hookSecret, req: post(fixture(t, "delivery_suspend.json"), hookSecret),
+			wantStatus: 200, want: suspend,
+		},
+		{
+			name: "basic-auth style secret", secret: "Basic bG9ja2JvdDpodW50ZXIy",
+			req: post(fixture(t, "delivery_suspend.json"), "Basic bG9ja2JvdDpodW50ZXIy"), wantStatus: 200, want: suspend,
+		},
+		{
+			name: "over default 1 MiB", secret: hookSecret,
+			req: post(bytes.Repeat([]byte(" "), 1<<20+1), hookSecret), wantStatus: 413, wantBody: "body too large\n",
+		},
+		{
+			name: "over configured max body", secret: hookSecret, maxBody: 100,
+			req: post(fixture(t, "delivery_suspend.json"), hookSecret), wantStatus: 413, wantBody: "body too large\n",
+		},
+		{
+			name: "exactly at max body", secret: hookSecret, maxBody: int64(len(fixture(t, "delivery_suspend.json"))),
+			req: post(fixture(t, "delivery_suspend.json"), hookSecret), wantStatus: 200, want: suspend,
+		},
+		{
+			name: "malformed JSON", secret: hookSecret, req: post([]byte(`{"eventType":`), hookSecret),
+			wantStatus: 400, wantBody: "malformed JSON\n",
+		},
+		{
+			name: "wrong envelope", secret: hookSecret, req: post(fixture(t, "inline_hook.json"), hookSecret),
+			wantStatus: 400, wantBody: "not an Okta event hook delivery\n",
+		},
+		{
+			name: "empty events", secret: hookSecret, req: post(fixture(t, "delivery_empty.json"), hookSecret),
+			wantStatus: 200,
+		},
+		{
+			// Non-User targets first; unknown type ignored; no-User event
+			// dropped; the in-delivery duplicate admitted once.
+			name: "batch with default types", secret: hookSecret, req: post(fixture(t, "delivery_batch.json"), hookSecret),
+			wantStatus: 200, want: batch[:3],
+		},
+		{
+			name: "only configured types are kept", secret: hookSecret, types: []string{EventDeactivate, "user.session.start"},
+			req: post(fixture(t, "delivery_batch.json"), hookSecret), wantStatus: 200, want: []Event{batch[1], batch[3]},
+		},
+		{
+			name: "unknown types only", secret: hookSecret, types: []string{EventRiskDetect},
+			req: post(fixture(t, "delivery_batch.json"), hookSecret), wantStatus: 200,
+		},
+		{
+			name: "inbox full: Okta should retry", secret: hookSecret, inboxOpts: []InboxOption{WithMaxPending(2)},
+			req: post(fixture(t, "delivery_batch.json"), hookSecret), wantStatus: 503, wantBody: "temporarily unavailable\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, in, deliveries, logs := newTestHook(t, HookConfig{Secret: tt.secret, Types: tt.types, MaxBody: tt.maxBody}, tt.inboxOpts...)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tt.req)
+
+			assert.Equal(t, tt.wantStatus, w.Code)
+			assert.Equal(t, tt.wantBody, w.Body.String())
+			if tt.wantCT != "" {
+				assert.Equal(t, tt.wantCT, w.Header().Get("Content-Type"))
+			}
+			if tt.wantStatus == http.StatusMethodNotAllowed {
+				assert.Equal(t, "GET, POST", w.Header().Get("Allow"))
+			}
+			got := takeN(t, in, len(tt.want))
+			if len(tt.want) == 0 {
+				assert.Empty(t, got)
+			} else {
+				assert.Equal(t, tt.want, got)
+			}
+			assert.Equal(t, []delivery{{tt.wantStatus, len(tt.want)}}, *deliveries, "OnDelivery once per request")
+			assert.NotContains(t, logs.String(), hookSecret)
+			assert.NotContains(t, logs.String(), "bG9ja2JvdDpodW50ZXIy")
+		})
+	}
+}
+
+func TestHookDuplicatesAcrossDeliveries(t *testing.T) {
+	h, in, deliveries, _ := newTestHook(t, HookConfig{Secret: hookSecret})
+	batch := batchEvents()
+	for range 3 { // Okta's retry, and a later re-delivery of the same events
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, post(fixture(t, "delivery_batch.json"), hookSecret))
+		require.Equal(t, http.StatusOK, w.Code)
+	}
+	assert.Equal(t, batch[:3], takeN(t, in, 3))
+	assert.Equal(t, []delivery{{200, 3}, {200, 0}, {200, 0}}, *deliveries)
+}
+
+func TestHookInboxClosedAnswers503(t *testing.T) {
+	h, in, deliveries, logs := newTestHook(t, HookConfig{Secret: hookSecret})
+	require.NoError(t, in.Close())
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, post(fixture(t, "delivery_suspend.json"), hookSecret))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, []delivery{{503, 0}}, *deliveries)
+	assert.Contains(t, logs.String(), "inbox closed")
+}
+
+func TestHookLogsDeliverySummary(t *testing.T) {
+	h, _, _, logs := newTestHook(t, HookConfig{Secret: hookSecret})
+	h.ServeHTTP(httptest.NewRecorder(), post(fixture(t, "delivery_batch.json"), hookSecret))
+	line := logs.String()
+	for _, want := range []string{"events=6", "admitted=3", "duplicates=1", "ignored_type=1", "no_user_target=1"} {
+		assert.Contains(t, line, want)
+	}
+}
+
+func TestNewHookHandlerValidation(t *testing.T) {
+	in := openTestInbox(t, "")
+	_, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes()})
+	require.ErrorContains(t, err, "Inbox is required")
+	_, err = NewHookHandler(HookConfig{Secret: hookSecret, Inbox: in})
+	require.ErrorContains(t, err, "Types is empty")
+
+	h, err := NewHookHandler(HookConfig{Inbox: in, Types: DefaultAutoLockTypes()})
+	require.NoError(t, err, "no secret is valid: the endpoint answers 404")
+	assert.Equal(t, int64(defaultMaxBody), h.maxBody)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, post(fixture(t, "delivery_suspend.json"), ""))
+	assert.Equal(t, http.StatusNotFound, w.Code, "nil OnDelivery and Logger are fine")
+}
+
+// benchDelivery renders a delivery of n suspend events whose UUIDs start at
+// base, so every iteration admits fresh events.
+func benchDelivery(base, n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"eventType":"com.okta.event_hook","eventTypeVersion":"1.0","cloudEventsVersion":"0.1",` +
+		`"source":"https://acme.okta.com/api/v1/eventHooks/whoLockbotHook01","eventId":"bench","data":{"events":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"uuid":"%08x-0000-11ee-8000-000000000000","published":"2024-05-06T10:15:30.123Z",`+
+			`"eventType":"user.lifecycle.suspend","version":"0","displayMessage":"Suspend Okta user","severity":"INFO",`+
+			`"client":{"userAgent":{"rawUserAgent":"Mozilla/5.0","os":"Mac OS X","browser":"CHROME"},"zone":"null","device":"Computer","ipAddress":"198.51.100.7"},`+
+			`"actor":{"id":"00uadmin0000000001","type":"User","alternateId":"it.admin@acme.example","displayName":"IT Admin"},`+
+			`"outcome":{"result":"SUCCESS"},"target":[{"id":"0oaapp000000000001","type":"AppInstance","alternateId":"Slack","displayName":"Slack"},`+
+			`{"id":"00u%08x","type":"User","alternateId":"user%d@acme.example","displayName":"User %d"}],`+
+			`"debugContext":{"debugData":{"requestUri":"/api/v1/users/x/lifecycle/suspend"}}}`, base+i, base+i, base+i, base+i)
+	}
+	b.WriteString(`]},"eventTime":"2024-05-06T10:15:31.002Z","contentType":"application/json"}`)
+	return []byte(b.String())
+}
+
+// BenchmarkHookPost50 measures the POST path (auth, parse, dedupe, durable
+// admit with its fsync) for a 50-event delivery, with a worker draining the
+// inbox between requests as in production.
+func BenchmarkHookPost50(b *testing.B) {
+	in, err := OpenInbox(b.TempDir())
+	require.NoError(b, err)
+	defer in.Close()
+	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Inbox: in})
+	require.NoError(b, err)
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	var bodyBytes int
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		body := benchDelivery(i*50, 50)
+		bodyBytes = len(body)
+		req := post(body, hookSecret)
+		w := httptest.NewRecorder()
+		b.StartTimer()
+
+		start := time.Now()
+		h.ServeHTTP(w, req)
+		lat = append(lat, time.Since(start))
+
+		b.StopTimer()
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		for range 50 {
+			e, err := in.Next(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := in.Done(e.UUID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(bodyBytes), "body-bytes")
+}
+
+func newTextLogger(w *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
