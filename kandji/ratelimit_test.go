@@ -1,0 +1,233 @@
+package kandji
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
+)
+
+func TestBurstIsOneSecondsWorth(t *testing.T) {
+	tests := []struct {
+		perHour, wantBurst int
+	}{
+		{1, 1},
+		{3600, 1},
+		{3601, 2},
+		{DefaultRatePerHour, 2},
+		{10000, 3},
+		{36000, 10},
+		{3600 * 50, 50},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.perHour), func(t *testing.T) {
+			l := newLimiter(tt.perHour)
+			assert.Equal(t, tt.wantBurst, l.bucket.Burst())
+			assert.InDelta(t, float64(tt.perHour)/3600, float64(l.bucket.Limit()), 1e-9)
+		})
+	}
+}
+
+func TestPriorityFromContext(t *testing.T) {
+	tests := []struct {
+		ctx  context.Context
+		want Priority
+	}{
+		{context.Background(), Interactive},
+		{WithPriority(context.Background(), Bulk), Bulk},
+		{WithPriority(context.Background(), Interactive), Interactive},
+		{WithPriority(context.Background(), Priority(7)), Bulk},
+		{WithPriority(context.Background(), Priority(-1)), Interactive},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, priorityFrom(tt.ctx))
+	}
+	assert.Equal(t, "interactive", Interactive.String())
+	assert.Equal(t, "bulk", Bulk.String())
+}
+
+// TestConcurrentBurstNeverExceedsRate fires 200 calls at once at a fake whose cap matches the
+// client's budget (150/s, bursts of 150) and checks at the fake that nothing was throttled and
+// that the arrival times fit the token bucket.
+func TestConcurrentBurstNeverExceedsRate(t *testing.T) {
+	const perSecond, calls = 150, 200
+	// Arrival at the fake lags token taking by a varying network delay, so two requests taken a
+	// token apart can arrive closer together; a few tokens of slack absorb that jitter, far fewer
+	// than an unlimited client would overshoot by (50).
+	const jitterSlack = 5
+	c, fake := macTenant(t, WithRatePerHour(perSecond*3600), WithRetries(1, time.Millisecond, time.Millisecond))
+	fake.SetRateCap(perSecond, perSecond+jitterSlack)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, calls)
+	for i := range calls {
+		wg.Go(func() {
+			ctx := t.Context()
+			if i%2 == 0 {
+				ctx = WithPriority(ctx, Bulk)
+			}
+			_, err := c.Device(ctx, "mac-1")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	assert.Zero(t, fake.Throttled())
+	reqs := fake.Requests()
+	require.Len(t, reqs, calls)
+	at := make([]time.Time, len(reqs))
+	for i, r := range reqs {
+		at[i] = r.At
+	}
+	slices.SortFunc(at, time.Time.Compare)
+	burst := c.limiter.bucket.Burst()
+	require.Equal(t, perSecond, burst)
+	for i := range at {
+		for j := i; j < len(at); j++ {
+			allowed := float64(burst+jitterSlack) + perSecond*at[j].Sub(at[i]).Seconds()
+			require.LessOrEqual(t, float64(j-i+1), allowed,
+				"requests %d..%d arrived within %v", i, j, at[j].Sub(at[i]))
+		}
+	}
+}
+
+// TestInteractiveGoesFirst queues bulk callers behind a bulk caller that holds the gate, then
+// interactive ones: every interactive caller is served before the queued bulk ones, one token
+// period apart, so no bulk caller holds a reservation into the future.
+func TestInteractiveGoesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(3600) // one token a second, burst 1
+		require.NoError(t, l.wait(t.Context(), Bulk), "takes the initial token")
+		start := time.Now()
+
+		var mu sync.Mutex
+		var order []string
+		var served []time.Duration
+		var wg sync.WaitGroup
+		queue := func(name string, p Priority) {
+			wg.Go(func() {
+				assert.NoError(t, l.wait(t.Context(), p))
+				mu.Lock()
+				defer mu.Unlock()
+				order = append(order, name)
+				served = append(served, time.Since(start))
+			})
+			synctest.Wait() // name is now blocked, in the gate or on the bucket
+		}
+		queue("bulk-1", Bulk) // holds the gate, waiting for the next token
+		queue("bulk-2", Bulk)
+		queue("bulk-3", Bulk)
+		queue("interactive-1", Interactive)
+		queue("interactive-2", Interactive)
+		queue("bulk-4", Bulk)
+		queue("interactive-3", Interactive)
+		wg.Wait()
+
+		assert.Equal(t, []string{"bulk-1", "interactive-1", "interactive-2", "interactive-3", "bulk-2", "bulk-3", "bulk-4"}, order)
+		want := make([]time.Duration, len(order))
+		for i := range want {
+			want[i] = time.Duration(i+1) * time.Second
+		}
+		assert.Equal(t, want, served)
+	})
+}
+
+func TestLimiterContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(3600)
+		require.NoError(t, l.wait(t.Context(), Interactive))
+		start := time.Now()
+
+		// The gate holder waits on the bucket; a second caller waits at the gate.
+		holderCtx, cancelHolder := context.WithCancel(t.Context())
+		queuedCtx, cancelQueued := context.WithCancel(t.Context())
+		var holderErr, queuedErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { holderErr = l.wait(holderCtx, Bulk) })
+		synctest.Wait()
+		wg.Go(func() { queuedErr = l.wait(queuedCtx, Interactive) })
+		synctest.Wait()
+
+		cancelQueued()
+		synctest.Wait()
+		cancelHolder()
+		wg.Wait()
+		assert.ErrorIs(t, queuedErr, context.Canceled)
+		assert.ErrorIs(t, holderErr, context.Canceled)
+		assert.Zero(t, time.Since(start), "both returned at once")
+
+		// The gate was handed back and the cancelled reservation returned its token.
+		require.NoError(t, l.wait(t.Context(), Bulk))
+		assert.Equal(t, time.Second, time.Since(start))
+
+		// A deadline before the next token fails at once, without waiting.
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		err := l.wait(ctx, Interactive)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, time.Second, time.Since(start))
+	})
+}
+
+// TestLimiterHandOffRacesCancel cancels a queued caller at the moment the gate is handed to it:
+// whichever way the race goes, the gate must not be lost.
+func TestLimiterHandOffRacesCancel(t *testing.T) {
+	for range 50 {
+		synctest.Test(t, func(t *testing.T) {
+			l := &limiter{bucket: rate.NewLimiter(rate.Inf, 1)}
+			require.NoError(t, l.enter(t.Context(), Interactive))
+			ctx, cancel := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = l.wait(ctx, Bulk) })
+			synctest.Wait()
+			cancel()
+			l.leave()
+			wg.Wait()
+			require.NoError(t, l.wait(t.Context(), Interactive), "the gate is free again")
+			assert.False(t, l.busy)
+		})
+	}
+}
+
+// TestEveryAttemptTakesAToken gives the client one token an hour: the retry after a 503 needs a
+// second token, which cannot come before the deadline, so the call fails after one request.
+func TestEveryAttemptTakesAToken(t *testing.T) {
+	c, fake := macTenant(t, WithRatePerHour(1))
+	fake.FailNext(1, 503, 0)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := c.Device(ctx, "mac-1")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	var apiErr *Error
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 503, apiErr.StatusCode)
+	assert.Len(t, fake.Requests(), 1)
+}
+
+// TestRateWaitEndsWithContext cancels a call that waits for a token an hour away.
+func TestRateWaitEndsWithContext(t *testing.T) {
+	c, fake := macTenant(t, WithRatePerHour(1))
+	_, err := c.Device(t.Context(), "mac-1")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() {
+		_, err := c.Device(ctx, "mac-1")
+		done <- err
+	}()
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	assert.Len(t, fake.Requests(), 1)
+}
