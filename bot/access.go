@@ -1,0 +1,135 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patrickmn/go-cache"
+	"github.com/slack-go/slack"
+)
+
+// membershipTTL is how long a users.info or user-group answer is trusted.
+// DESIGN.md caps it at 60 s: removing someone from the approver group must
+// take effect within a minute.
+const membershipTTL = 60 * time.Second
+
+// access decides who may request and who may approve, by Slack user ID.
+type access struct {
+	slack          *slackAPI
+	approvers      []string
+	approverGroup  string
+	requesters     []string
+	requesterGroup string
+	cache          *cache.Cache
+}
+
+func newAccess(api *slackAPI, cfg Config) *access {
+	return &access{
+		slack:          api,
+		approvers:      cfg.Approvers,
+		approverGroup:  cfg.ApproverGroup,
+		requesters:     cfg.Requesters,
+		requesterGroup: cfg.RequesterGroup,
+		// The janitor interval only bounds memory; expiry itself is exact.
+		cache: cache.New(membershipTTL, 10*time.Minute),
+	}
+}
+
+// fullMember checks that id is a person with a full account: guests
+// (multi- and single-channel), bots, apps and deactivated users can neither
+// request nor approve. It returns a reason suitable for the person.
+func (a *access) fullMember(ctx context.Context, id string) (bool, string, error) {
+	key := "user:" + id
+	var u *slack.User
+	if v, ok := a.cache.Get(key); ok {
+		u = v.(*slack.User)
+	} else {
+		var err error
+		if u, err = a.slack.userInfo(ctx, id); err != nil {
+			return false, "", fmt.Errorf("look up Slack user %s: %w", id, err)
+		}
+		a.cache.SetDefault(key, u)
+	}
+	switch {
+	case u.Deleted:
+		return false, "deactivated accounts cannot take part in lock requests", nil
+	case u.IsBot || u.IsAppUser || u.ID == "USLACKBOT":
+		return false, "bots cannot take part in lock requests", nil
+	case u.IsRestricted || u.IsUltraRestricted:
+		return false, "guest accounts cannot take part in lock requests", nil
+	}
+	return true, "", nil
+}
+
+func (a *access) inGroup(ctx context.Context, group, id string) (bool, error) {
+	if group == "" {
+		return false, nil
+	}
+	key := "group:" + group
+	var members []string
+	if v, ok := a.cache.Get(key); ok {
+		members = v.([]string)
+	} else {
+		var err error
+		if members, err = a.slack.groupMembers(ctx, group); err != nil {
+			return false, fmt.Errorf("list members of Slack user group %s: %w", group, err)
+		}
+		a.cache.SetDefault(key, members)
+	}
+	return slices.Contains(members, id), nil
+}
+
+// isApprover answers the approvals engine's question at the moment of a
+// click: a full member listed in LOCKBOT_APPROVERS or in the approver group.
+func (a *access) isApprover(ctx context.Context, id string) (bool, error) {
+	ok, _, err := a.fullMember(ctx, id)
+	if err != nil || !ok {
+		return false, err
+	}
+	if slices.Contains(a.approvers, id) {
+		return true, nil
+	}
+	return a.inGroup(ctx, a.approverGroup, id)
+}
+
+// canRequest reports whether id may open a lock request. With no
+// requester list configured any full member may.
+func (a *access) canRequest(ctx context.Context, id string) (bool, string, error) {
+	ok, why, err := a.fullMember(ctx, id)
+	if err != nil || !ok {
+		return false, why, err
+	}
+	if len(a.requesters) == 0 && a.requesterGroup == "" {
+		return true, "", nil
+	}
+	if slices.Contains(a.requesters, id) {
+		return true, "", nil
+	}
+	in, err := a.inGroup(ctx, a.requesterGroup, id)
+	if err != nil || in {
+		return in, "", err
+	}
+	// Approvers may always ask: they are trusted with more already.
+	if isAppr, err := a.isApprover(ctx, id); err != nil || isAppr {
+		return isAppr, "", err
+	}
+	return false, "you are not on the list of people who may request locks (LOCKBOT_REQUESTERS / LOCKBOT_REQUESTER_GROUP)", nil
+}
+
+// approverHint names who can approve, for refusals.
+func (a *access) approverHint() string {
+	var parts []string
+	for _, id := range a.approvers {
+		parts = append(parts, mention(id))
+	}
+	if a.approverGroup != "" && isSlackID(a.approverGroup) {
+		parts = append(parts, "<!subteam^"+a.approverGroup+">")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Approvers: " + strings.Join(parts, ", ") + "."
+}

@@ -1,0 +1,120 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/slack-go/slack"
+)
+
+// Check is one line of `lockbot check`: what was checked, whether it
+// passed, what was found, and how to fix it when it did not.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+	Hint   string
+}
+
+// Preflight checks the Slack half of cfg without posting anything: the bot
+// token (auth.test), the app token (it opens a Socket Mode connection and
+// Slack says hello), and that the bot is a member of the approval and
+// notify channels.
+func Preflight(ctx context.Context, cfg Config) []Check {
+	cfg = withDefaults(cfg)
+	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken), slack.OptionHTTPClient(cfg.HTTPClient)}
+	if cfg.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(cfg.APIURL))
+	}
+	api := slack.New(cfg.BotToken, opts...)
+	var checks []Check
+
+	auth, err := api.AuthTestContext(ctx)
+	if err != nil {
+		return append(checks, Check{Name: "Slack bot token (auth.test)", Detail: slackErrText(err),
+			Hint: "set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions after installing the app"})
+	}
+	checks = append(checks, Check{Name: "Slack bot token (auth.test)", OK: true, Detail: fmt.Sprintf("workspace %q, bot user %s", auth.Team, auth.UserID)})
+	checks = append(checks, socketCheck(ctx, api, cfg.HTTPClient))
+	seen := map[string]bool{}
+	for _, ch := range []struct{ name, id string }{{"approval channel", cfg.ApprovalChannel}, {"notify channel", cfg.NotifyChannel}} {
+		if seen[ch.id] {
+			continue
+		}
+		seen[ch.id] = true
+		checks = append(checks, channelCheck(ctx, api, ch.name, ch.id))
+	}
+	return checks
+}
+
+func slackErrText(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return "Slack answered " + se.Err
+	}
+	return err.Error()
+}
+
+// socketCheck opens a real Socket Mode connection and waits for Slack's
+// hello, which proves the app token and that Socket Mode is enabled.
+func socketCheck(ctx context.Context, api *slack.Client, hc *http.Client) Check {
+	c := Check{Name: "Slack app token (Socket Mode connection)",
+		Hint: "set SLACK_APP_TOKEN to an app-level token (xapp-…) with connections:write (Basic Information → App-Level Tokens) and turn Socket Mode on"}
+	_, url, err := api.StartSocketModeContext(ctx)
+	if err != nil {
+		c.Detail = slackErrText(err)
+		return c
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Proxy: http.ProxyFromEnvironment}
+	if t, ok := hc.Transport.(*http.Transport); ok && t != nil {
+		dialer.TLSClientConfig = t.TLSClientConfig
+	}
+	conn, resp, err := dialer.DialContext(dctx, url, http.Header{"Origin": {"https://api.slack.com"}})
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		c.Detail = "could not open the WebSocket: " + err.Error()
+		c.Hint = "allow outbound WebSocket (wss) connections to wss-primary.slack.com from this host"
+		return c
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var hello struct{ Type string }
+	if _, data, err := conn.ReadMessage(); err != nil || json.Unmarshal(data, &hello) != nil || hello.Type != "hello" {
+		c.Detail = "connected, but Slack did not say hello"
+		return c
+	}
+	c.OK, c.Detail, c.Hint = true, "connected, Slack said hello", ""
+	return c
+}
+
+// channelCheck verifies the bot can post in channel without posting.
+func channelCheck(ctx context.Context, api *slack.Client, name, id string) Check {
+	c := Check{Name: fmt.Sprintf("Slack %s %s", name, id)}
+	ch, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: id})
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &se) && se.Err == "missing_scope":
+		c.Detail = "the bot token lacks channels:read/groups:read, so membership cannot be checked"
+		c.Hint = "reinstall the app from `lockbot manifest`, which asks for those scopes"
+	case errors.As(err, &se) && se.Err == "channel_not_found":
+		c.Detail = "no such channel visible to lockbot"
+		c.Hint = "use the channel ID (channel details → About); for a private channel, invite lockbot first"
+	case err != nil:
+		c.Detail = slackErrText(err)
+	case !ch.IsMember:
+		c.Detail = fmt.Sprintf("#%s exists but lockbot is not a member", ch.Name)
+		c.Hint = "type /invite @lockbot in that channel"
+	default:
+		c.OK, c.Detail = true, fmt.Sprintf("#%s, lockbot is a member", ch.Name)
+	}
+	return c
+}
