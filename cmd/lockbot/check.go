@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/lockbot/lockbot/bot"
+	"github.com/lockbot/lockbot/kandji"
+	"github.com/lockbot/lockbot/okta"
+)
+
+// nonexistentDevice is a device ID no tenant has. Asking for its unlock PIN
+// tells a missing permission (401/403) from a present one (404) without
+// touching any real device.
+const nonexistentDevice = "00000000-0000-4000-8000-000000000000"
+
+// check validates the configuration and reaches every service with it,
+// printing one ✓/✗ line per check. It exits 0 only when all pass.
+func check(ctx context.Context, getenv func(string) string, stdout io.Writer) int {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			for _, p := range ce.problems {
+				fmt.Fprintf(stdout, "✗ configuration: %s\n", p)
+			}
+		} else {
+			fmt.Fprintf(stdout, "✗ configuration: %v\n", err)
+		}
+		return exitFailed
+	}
+	fmt.Fprintln(stdout, "✓ configuration: every variable is present and well-formed")
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	checks := bot.Preflight(ctx, botConfig(cfg))
+	checks = append(checks, kandjiChecks(ctx, cfg)...)
+	checks = append(checks, oktaChecks(ctx, cfg)...)
+	failed := 0
+	for _, c := range checks {
+		if c.OK {
+			fmt.Fprintf(stdout, "✓ %s: %s\n", c.Name, c.Detail)
+			continue
+		}
+		failed++
+		line := fmt.Sprintf("✗ %s: %s", c.Name, c.Detail)
+		if c.Hint != "" {
+			line += " — fix: " + c.Hint
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%d of %d checks failed\n", failed, len(checks)+1)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "all %d checks passed\n", len(checks)+1)
+	return exitOK
+}
+
+func kandjiChecks(ctx context.Context, cfg config) []bot.Check {
+	kc, err := kandji.New(cfg.KandjiAPIURL, cfg.KandjiAPIToken.value(),
+		kandji.WithUserAgent("lockbot/"+buildVersion()), kandji.WithRetries(2, 500*time.Millisecond, 2*time.Second))
+	if err != nil {
+		return []bot.Check{{Name: "Kandji API URL", Detail: err.Error(), Hint: "KANDJI_API_URL is https://SUBDOMAIN.api.kandji.io or https://SUBDOMAIN.api.eu.kandji.io"}}
+	}
+	list := bot.Check{Name: "Kandji token lists devices", OK: true, Detail: "the tenant has no device yet"}
+	for d, err := range kc.Inventory(ctx) {
+		if err != nil {
+			list = bot.Check{Name: list.Name, Detail: err.Error(), Hint: kandjiHint(err, "Device list")}
+		} else {
+			list.Detail = fmt.Sprintf("read device %q", d.Name)
+		}
+		break
+	}
+	pin := bot.Check{Name: "Kandji token reads unlock PINs"}
+	_, err = kc.UnlockPIN(ctx, nonexistentDevice)
+	switch {
+	case errors.Is(err, kandji.ErrNotFound):
+		pin.OK = true
+		pin.Detail = "a probe of a nonexistent device was allowed (404). The Lock Device permission cannot be checked without locking a device: make sure it is ticked on the token"
+	case err == nil:
+		pin.Detail = "a probe of a nonexistent device returned a PIN, which is unexpected"
+	default:
+		pin.Detail, pin.Hint = err.Error(), kandjiHint(err, "Unlock device pin")
+	}
+	return []bot.Check{list, pin}
+}
+
+func kandjiHint(err error, permission string) string {
+	switch {
+	case errors.Is(err, kandji.ErrUnauthorized), errors.Is(err, kandji.ErrForbidden):
+		return fmt.Sprintf("in Kandji → Access → API Token, give the token the %q permission (or check KANDJI_API_TOKEN)", permission)
+	case errors.Is(err, kandji.ErrNotFound):
+		return "check KANDJI_API_URL: it is the tenant's API URL, not the web app URL"
+	}
+	return "check KANDJI_API_URL and that this host can reach it"
+}
+
+func oktaChecks(ctx context.Context, cfg config) []bot.Check {
+	var checks []bot.Check
+	if cfg.OktaHookSecret != "" {
+		checks = append(checks, bot.Check{Name: "Okta event hook secret", OK: true, Detail: "set; /hooks/okta accepts deliveries whose Authorization header equals it"})
+	} else {
+		checks = append(checks, bot.Check{Name: "Okta event hook secret", Detail: "OKTA_HOOK_SECRET is not set, so /hooks/okta answers 404 and Okta events lock nothing",
+			Hint: "choose a long random string, set it as OKTA_HOOK_SECRET and as the Authorization header value of the Okta event hook"})
+	}
+	if cfg.OktaOrgURL == "" {
+		return append(checks, bot.Check{Name: "Okta API access", OK: true, Detail: "not configured (optional): no Okta names on cards and no System Log catch-up"})
+	}
+	dir, err := okta.NewDirectory(ctx, cfg.OktaOrgURL, cfg.OktaAPIToken.value())
+	if err != nil {
+		return append(checks, bot.Check{Name: "Okta API access", Detail: err.Error(), Hint: "OKTA_ORG_URL is https://YOURORG.okta.com"})
+	}
+	tokenHint := "OKTA_API_TOKEN must be an API token of an admin who can read users and the System Log (Read-only Administrator is enough)"
+	if u, err := dir.User(ctx, "me"); err != nil {
+		checks = append(checks, bot.Check{Name: "Okta token reads users", Detail: err.Error(), Hint: tokenHint})
+	} else {
+		checks = append(checks, bot.Check{Name: "Okta token reads users", OK: true, Detail: "token belongs to " + strings.TrimSpace(u.Login)})
+	}
+	if err := dir.Check(ctx); err != nil {
+		checks = append(checks, bot.Check{Name: "Okta token reads the System Log", Detail: err.Error(), Hint: tokenHint})
+	} else {
+		checks = append(checks, bot.Check{Name: "Okta token reads the System Log", OK: true, Detail: "one log event read"})
+	}
+	return checks
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// validEnv is a complete, valid configuration.
+func validEnv() map[string]string {
+	return map[string]string{
+		"SLACK_BOT_TOKEN":          "xoxb-123-456-abc",
+		"SLACK_APP_TOKEN":          "xapp-1-A1-2-def",
+		"LOCKBOT_APPROVAL_CHANNEL": "C0APPROVAL",
+		"LOCKBOT_APPROVERS":        "U0DAVE01, U0ERIN01",
+		"KANDJI_API_URL":           "https://acme.api.kandji.io",
+		"KANDJI_API_TOKEN":         "11111111-2222-3333-4444-555555555555",
+	}
+}
+
+func getenvFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(getenvFrom(validEnv()))
+	require.NoError(t, err)
+	assert.Equal(t, "https://slack.com/api/", cfg.SlackAPIURL)
+	assert.Equal(t, "/lock", cfg.Command)
+	assert.Equal(t, "C0APPROVAL", cfg.NotifyChannel, "the notify channel defaults to the approval channel")
+	assert.Equal(t, []string{"U0DAVE01", "U0ERIN01"}, cfg.Approvers, "list entries are trimmed")
+	assert.Equal(t, 1, cfg.Required)
+	assert.Equal(t, 30*time.Minute, cfg.ApprovalTTL)
+	assert.Equal(t, []string{"user.lifecycle.suspend", "user.lifecycle.deactivate", "user.account.report_suspicious_activity_by_enduser"}, cfg.AutoLockEvents)
+	assert.Equal(t, 6000, cfg.KandjiRateLimit)
+	assert.Equal(t, 5*time.Minute, cfg.CatchupInterval)
+	assert.Equal(t, time.Hour, cfg.CatchupLookback)
+	assert.Equal(t, ":8080", cfg.ListenAddr)
+	assert.False(t, cfg.DryRun)
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want []string
+	}{
+		{"nothing set", map[string]string{"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": "", "LOCKBOT_APPROVAL_CHANNEL": "", "LOCKBOT_APPROVERS": "", "KANDJI_API_URL": "", "KANDJI_API_TOKEN": ""},
+			[]string{"SLACK_BOT_TOKEN is required", "SLACK_APP_TOKEN is required", "LOCKBOT_APPROVAL_CHANNEL is required", "LOCKBOT_APPROVERS or LOCKBOT_APPROVER_GROUP is required", "KANDJI_API_URL is required", "KANDJI_API_TOKEN is required"}},
+		{"swapped tokens", map[string]string{"SLACK_BOT_TOKEN": "xapp-1", "SLACK_APP_TOKEN": "xoxb-1"},
+			[]string{`SLACK_BOT_TOKEN must start with "xoxb-"`, `SLACK_APP_TOKEN must start with "xapp-"`}},
+		{"channel name instead of ID", map[string]string{"LOCKBOT_APPROVAL_CHANNEL": "#it-approvals", "LOCKBOT_NOTIFY_CHANNEL": "alerts"},
+			[]string{"LOCKBOT_APPROVAL_CHANNEL \"#it-approvals\" is not a channel ID", "LOCKBOT_NOTIFY_CHANNEL \"alerts\" is not a channel ID"}},
+		{"bad IDs", map[string]string{"LOCKBOT_APPROVERS": "dave,U0ERIN01", "LOCKBOT_APPROVER_GROUP": "approvers", "LOCKBOT_REQUESTERS": "@alice", "LOCKBOT_REQUESTER_GROUP": "U123"},
+			[]string{`LOCKBOT_APPROVERS: "dave"`, `LOCKBOT_APPROVER_GROUP "approvers"`, `LOCKBOT_REQUESTERS: "@alice"`, `LOCKBOT_REQUESTER_GROUP "U123"`}},
+		{"quorum out of reach", map[string]string{"LOCKBOT_REQUIRED_APPROVALS": "3"}, []string{"can never be reached with 2 approvers"}},
+		{"malformed numbers and durations", map[string]string{"LOCKBOT_REQUIRED_APPROVALS": "two", "LOCKBOT_APPROVAL_TTL": "soon", "KANDJI_RATE_LIMIT": "lots", "LOCKBOT_DRY_RUN": "maybe"},
+			[]string{"LOCKBOT_REQUIRED_APPROVALS", "LOCKBOT_APPROVAL_TTL", "KANDJI_RATE_LIMIT", "LOCKBOT_DRY_RUN"}},
+		{"out of range", map[string]string{"LOCKBOT_APPROVAL_TTL": "10s", "KANDJI_RATE_LIMIT": "20000", "LOCKBOT_CATCHUP_INTERVAL": "1s", "LOCKBOT_CATCHUP_LOOKBACK": "4000h"},
+			[]string{"LOCKBOT_APPROVAL_TTL must be between", "KANDJI_RATE_LIMIT must be between", "LOCKBOT_CATCHUP_INTERVAL must be 0", "LOCKBOT_CATCHUP_LOOKBACK must be between"}},
+		{"plain http off loopback", map[string]string{"KANDJI_API_URL": "http://acme.api.kandji.io", "SLACK_API_URL": "http://10.0.0.5/api/", "OKTA_ORG_URL": "http://corp.okta.com", "OKTA_API_TOKEN": "x"},
+			[]string{"KANDJI_API_URL \"http://acme.api.kandji.io\" uses plain http", "SLACK_API_URL", "OKTA_ORG_URL"}},
+		{"not a URL", map[string]string{"KANDJI_API_URL": "acme.api.kandji.io"}, []string{"not an absolute URL"}},
+		{"okta half configured", map[string]string{"OKTA_ORG_URL": "https://corp.okta.com"}, []string{"OKTA_ORG_URL and OKTA_API_TOKEN go together"}},
+		{"event types", map[string]string{"LOCKBOT_AUTO_LOCK_EVENTS": "user.lifecycle.suspend,user.session.start", "LOCKBOT_APPROVE_EVENTS": "user.lifecycle.suspend"},
+			[]string{`"user.session.start" is not an Okta event type`, "in both LOCKBOT_AUTO_LOCK_EVENTS and LOCKBOT_APPROVE_EVENTS"}},
+		{"misc", map[string]string{"LOCKBOT_COMMAND": "lock", "LOCKBOT_ALLOWED_DOMAINS": "corp.com,not a domain", "LOCKBOT_LOCK_PHONE": "call me", "LISTEN_ADDR": "8080", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml"},
+			[]string{"LOCKBOT_COMMAND", `"not a domain"`, "LOCKBOT_LOCK_PHONE", "LISTEN_ADDR", "LOG_LEVEL", "LOG_FORMAT"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			_, err := loadConfig(getenvFrom(env))
+			require.Error(t, err)
+			var ce *configError
+			require.ErrorAs(t, err, &ce)
+			assert.Len(t, ce.problems, len(tt.want), "one problem per mistake:\n%s", err)
+			assert.NotContains(t, err.Error(), "parse error on field", "variables are named as the operator sets them")
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestConfigAcceptsLoopbackHTTPAndExtras(t *testing.T) {
+	env := validEnv()
+	for k, v := range map[string]string{
+		"SLACK_API_URL": "http://127.0.0.1:9999/api", "KANDJI_API_URL": "http://localhost:8081",
+		"OKTA_ORG_URL": "http://[::1]:8082", "OKTA_API_TOKEN": "00abc", "LOCKBOT_ALLOWED_DOMAINS": "Corp.com, @example.org",
+		"LOCKBOT_APPROVE_EVENTS": "user.risk.detect", "LOCKBOT_DRY_RUN": "true", "LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG",
+	} {
+		env[k] = v
+	}
+	cfg, err := loadConfig(getenvFrom(env))
+	require.NoError(t, err)
+	assert.Equal(t, "http://127.0.0.1:9999/api/", cfg.SlackAPIURL, "a trailing slash is added: slack-go needs it")
+	assert.Equal(t, []string{"corp.com", "example.org"}, cfg.AllowedDomains)
+	assert.True(t, cfg.DryRun)
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	cfg, err := loadConfig(getenvFrom(validEnv()))
+	require.NoError(t, err)
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", cfg, "token", cfg.KandjiAPIToken)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "token", cfg.SlackBotToken)
+	out := fmt.Sprintf("%v %+v %#v %s %q", cfg, cfg, cfg, cfg.SlackAppToken, cfg.SlackBotToken) + logs.String()
+	for _, secret := range []string{"xoxb-123-456-abc", "xapp-1-A1-2-def", "11111111-2222-3333-4444-555555555555"} {
+		assert.NotContains(t, out, secret)
+	}
+	assert.Contains(t, out, "(redacted)")
+}

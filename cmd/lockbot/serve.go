@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/bot"
+	"github.com/lockbot/lockbot/kandji"
+	"github.com/lockbot/lockbot/okta"
+)
+
+// newLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(cfg.LogLevel) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the bot until ctx is cancelled (SIGINT/SIGTERM) or a part
+// fails for good.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	log := newLogger(cfg, stderr)
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		log.Error("lockbot cannot start", "err", err)
+		return exitFailed
+	}
+	defer a.close()
+	if err := a.run(ctx); err != nil {
+		log.Error("lockbot stopped", "err", err)
+		return exitFailed
+	}
+	log.Info("lockbot stopped")
+	return exitOK
+}
+
+// app is one running lockbot: its state on disk, its clients and its
+// HTTP server.
+type app struct {
+	cfg     config
+	log     *slog.Logger
+	metrics *metrics
+	inbox   *okta.Inbox
+	store   *approvals.CacheStore
+	journal *approvals.Journal
+	bot     *bot.Bot
+	catchup *okta.Catchup
+	server  *http.Server
+	ln      net.Listener
+}
+
+// stateFiles are the places under LOCKBOT_STATE_DIR. PINs are never among
+// them: lockbot reads a PIN from Kandji each time one is revealed.
+type stateFiles struct{ inbox, requests, journal, catchup string }
+
+func statePaths(dir string) stateFiles {
+	return stateFiles{
+		inbox:    filepath.Join(dir, "inbox"),
+		requests: filepath.Join(dir, "requests"),
+		journal:  filepath.Join(dir, "audit.jsonl"),
+		catchup:  filepath.Join(dir, "catchup"),
+	}
+}
+
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, metrics: newMetrics()}
+	built := false
+	defer func() {
+		// A half-built app still holds open state files and maybe the port.
+		if !built {
+			a.close()
+		}
+	}()
+	var err error
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("LOCKBOT_STATE_DIR: %w", err)
+	}
+	paths := statePaths(cfg.StateDir)
+	if a.inbox, err = okta.OpenInbox(paths.inbox, okta.WithInboxLogger(log)); err != nil {
+		return nil, fmt.Errorf("open the Okta event inbox: %w", err)
+	}
+	if a.store, err = approvals.OpenStore(paths.requests, approvals.WithStoreLogger(log)); err != nil {
+		return nil, fmt.Errorf("open the request store: %w", err)
+	}
+	if a.journal, err = approvals.OpenJournal(paths.journal); err != nil {
+		return nil, fmt.Errorf("open the audit journal: %w", err)
+	}
+	kc, err := kandji.New(cfg.KandjiAPIURL, cfg.KandjiAPIToken.value(),
+		kandji.WithRatePerHour(cfg.KandjiRateLimit),
+		kandji.WithUserAgent("lockbot/"+buildVersion()),
+		kandji.WithLogger(log),
+		kandji.WithRetryNotify(a.metrics.kandjiRetry),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("KANDJI_API_URL: %w", err)
+	}
+	var dir bot.Directory
+	if cfg.OktaOrgURL != "" {
+		d, err := okta.NewDirectory(ctx, cfg.OktaOrgURL, cfg.OktaAPIToken.value(), okta.WithDirectoryLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("OKTA_ORG_URL: %w", err)
+		}
+		dir = d
+		if cfg.CatchupInterval > 0 {
+			a.catchup, err = okta.NewCatchup(okta.CatchupConfig{
+				Directory: d, Inbox: a.inbox, Types: hookTypes(cfg), StateDir: paths.catchup,
+				Lookback: cfg.CatchupLookback, Interval: cfg.CatchupInterval, Logger: log,
+				OnRecovered: a.metrics.catchupRecovered,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("System Log catch-up: %w", err)
+			}
+		}
+	}
+	a.bot, err = bot.New(botConfig(cfg), bot.Deps{
+		Kandji: kc, Directory: dir, Events: a.inbox, Store: a.store, Journal: a.journal,
+		Logger: log, Metrics: a.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	hook, err := okta.NewHookHandler(okta.HookConfig{
+		Secret: cfg.OktaHookSecret.value(), Types: hookTypes(cfg), Inbox: a.inbox,
+		Logger: log, OnDelivery: a.metrics.hookDelivery,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.OktaHookSecret == "" {
+		log.Warn("OKTA_HOOK_SECRET is not set: /hooks/okta answers 404 and no automatic lock will happen from event hooks")
+	}
+	// Listen now, so a port already in use stops start-up with a clear error.
+	if a.ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
+		return nil, fmt.Errorf("LISTEN_ADDR: %w", err)
+	}
+	a.server = &http.Server{
+		Handler:           a.routes(hook),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	built = true
+	return a, nil
+}
+
+// hookTypes are every event type lockbot acts on, by either route.
+func hookTypes(cfg config) []string {
+	return append(append([]string(nil), cfg.AutoLockEvents...), cfg.ApproveEvents...)
+}
+
+func botConfig(cfg config) bot.Config {
+	return bot.Config{
+		BotToken: cfg.SlackBotToken.value(), AppToken: cfg.SlackAppToken.value(), APIURL: cfg.SlackAPIURL,
+		Command: cfg.Command, ApprovalChannel: cfg.ApprovalChannel, NotifyChannel: cfg.NotifyChannel,
+		Approvers: cfg.Approvers, ApproverGroup: cfg.ApproverGroup,
+		Requesters: cfg.Requesters, RequesterGroup: cfg.RequesterGroup,
+		RequiredApprovals: cfg.Required, ApprovalTTL: cfg.ApprovalTTL, AllowedDomains: cfg.AllowedDomains,
+		AutoLockEvents: cfg.AutoLockEvents, ApproveEvents: cfg.ApproveEvents,
+		LockMessage: cfg.LockMessage, LockPhone: cfg.LockPhone, DryRun: cfg.DryRun,
+	}
+}
+
+// routes is the HTTP surface of DESIGN.md.
+func (a *app) routes(hook http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/okta", hook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.bot.Ready() {
+			http.Error(w, "slack socket mode not connected", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// run serves HTTP, the Slack bot and the catch-up until ctx ends or one of
+// them fails; then it shuts the HTTP server down gracefully.
+func (a *app) run(ctx context.Context) error {
+	a.log.Info("lockbot starting", "version", buildVersion(), "addr", a.ln.Addr().String(),
+		"dry_run", a.cfg.DryRun, "state_dir", a.cfg.StateDir, "okta_directory", a.cfg.OktaOrgURL != "",
+		"okta_hook", a.cfg.OktaHookSecret != "", "catchup_interval", a.cfg.CatchupInterval)
+	if a.cfg.DryRun {
+		a.log.Warn("LOCKBOT_DRY_RUN=true: no lock command will be sent")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := a.server.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return a.server.Shutdown(sctx)
+	})
+	g.Go(func() error { return a.bot.Run(gctx) })
+	if a.catchup != nil {
+		g.Go(func() error { return a.catchup.Run(gctx) })
+	}
+	return g.Wait()
+}
+
+// close releases the state files; it is safe on a half-built app.
+func (a *app) close() {
+	if a.ln != nil && a.server == nil {
+		_ = a.ln.Close()
+	}
+	report := func(what string, err error) {
+		if err != nil {
+			a.log.Error("closing state failed", "what", what, "err", err)
+		}
+	}
+	if a.inbox != nil {
+		report("inbox", a.inbox.Close())
+	}
+	if a.store != nil {
+		report("request store", a.store.Close())
+	}
+	if a.journal != nil {
+		report("audit journal", a.journal.Close())
+	}
+}
