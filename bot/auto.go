@@ -212,6 +212,7 @@ type autoLock struct {
 	triggers []trigger
 	waiting  []string // events to mark done once the report is out
 	posted   bool
+	inDigest bool // reported in a burst digest instead of its own report
 	render   func([]trigger) message
 	report   approvals.Card
 }
@@ -241,65 +242,15 @@ func (a *autoLocks) join(email string, t trigger, now time.Time) (*autoLock, boo
 	return lk, true
 }
 
-// autoLock locks every device of email at once for ev, or adds ev to the
-// lock already running for that person.
+// autoLock queues the lock of every device of email for ev, or adds ev to
+// the lock already queued or done for that person.
 func (b *Bot) autoLock(ctx context.Context, ev okta.Event, email string) {
 	lk, first := b.auto.join(email, triggerOf(ev), b.now())
 	if !first {
 		b.coalesce(ctx, lk, ev)
 		return
 	}
-	devices, ok := b.devicesPatiently(ctx, email)
-	if !ok {
-		return
-	}
-	p := b.person(ctx, email)
-	if p.Name == "" {
-		p.Name = ev.Name
-	}
-	req, err := b.engine.OpenAutomatic(ctx, approvals.NewRequest{
-		Target: email, Requester: oktaRequester, Reason: ev.Message,
-		Origin:  approvals.Origin{Kind: "okta", EventType: ev.Type, EventID: ev.UUID, Actor: ev.Actor.AlternateID},
-		Devices: toApprovalDevices(devices),
-	})
-	if err != nil {
-		b.failRef("could not record an automatic lock; it will be retried after a restart", err, "event", ev.UUID)
-		return
-	}
-	b.metrics.RequestOpened("okta")
-	results := b.lockDevices(ctx, req, devices, false)
-	sum := summarize(results)
-	outcome := fmt.Sprintf("%d of %d devices secured, %d failed", sum.Secured, sum.Total, sum.Failed)
-	if len(devices) == 0 {
-		outcome = "no device assigned in Kandji"
-	}
-	if done, err := b.engine.Finish(ctx, req.ID, sum.ok(), outcome); err == nil {
-		req = done
-	} else {
-		b.failRef("could not record an automatic lock result", err, "lock", req.ID)
-	}
-
-	lk.mu.Lock()
-	lk.render = func(ts []trigger) message { return autoReport(req, p, ts, results, b.cfg.DryRun) }
-	triggers := slices.Clone(lk.triggers)
-	lk.mu.Unlock()
-	ts, err := b.slack.post(ctx, b.cfg.NotifyChannel, lk.render(triggers))
-	if err != nil {
-		b.failRef("could not post an automatic lock report; the event stays pending and is reported after a restart", err, "lock", req.ID)
-		return
-	}
-	if _, err := b.engine.SetCard(ctx, req.ID, approvals.Card{Channel: b.cfg.NotifyChannel, TS: ts}); err != nil {
-		b.log.Warn("could not remember where a lock report is", "lock", req.ID, "err", err)
-	}
-	lk.mu.Lock()
-	lk.posted, lk.report = true, approvals.Card{Channel: b.cfg.NotifyChannel, TS: ts}
-	waiting := lk.waiting
-	lk.waiting = nil
-	if len(lk.triggers) != len(triggers) {
-		b.refreshReport(ctx, lk)
-	}
-	lk.mu.Unlock()
-	b.done(append(waiting, ev.UUID)...)
+	b.pipe.admit(ctx, &autoJob{ev: ev, email: email, lk: lk})
 }
 
 // coalesce adds ev's trigger to a lock that is running or just ran.
@@ -308,12 +259,16 @@ func (b *Bot) coalesce(ctx context.Context, lk *autoLock, ev okta.Event) {
 	lk.mu.Lock()
 	defer lk.mu.Unlock()
 	lk.triggers = append(lk.triggers, triggerOf(ev))
-	if !lk.posted {
+	switch {
+	case lk.inDigest:
+		// The burst digest counts people, and this person is in it.
+		b.done(ev.UUID)
+	case lk.posted:
+		b.refreshReport(ctx, lk)
+		b.done(ev.UUID)
+	default:
 		lk.waiting = append(lk.waiting, ev.UUID)
-		return
 	}
-	b.refreshReport(ctx, lk)
-	b.done(ev.UUID)
 }
 
 // refreshReport re-renders a posted report with every trigger; callers

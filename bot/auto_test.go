@@ -91,7 +91,7 @@ func TestAutoLockCoalescesEventsForOnePerson(t *testing.T) {
 }
 
 func TestAutoLockDuplicateDeliveryLocksOnce(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.CoalesceWindow = time.Nanosecond })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.CoalesceWindow = time.Nanosecond })
 	h.deliver(suspend("ev-1", victim))
 	h.waitInboxEmpty()
 	h.deliver(suspend("ev-1", victim)) // Okta's retry of the same delivery
@@ -114,7 +114,7 @@ func TestApproveEventOpensRequest(t *testing.T) {
 }
 
 func TestIgnoredAndUnmappableEvents(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.AllowedDomains = []string{"corp.com"} })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.AllowedDomains = []string{"corp.com"} })
 	h.deliver(
 		oktaEvent{UUID: "ev-a", Type: okta.EventSuspend, UserID: "00unomail", Login: "bob", Actor: "admin"},
 		oktaEvent{UUID: "ev-b", Type: okta.EventSuspend, UserID: "00uother", Login: "mallory@elsewhere.example", Actor: "admin"},
@@ -145,7 +145,7 @@ func TestAutoLockSurvivesKandjiFailures(t *testing.T) {
 }
 
 func TestAutoLockDryRun(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.DryRun = true })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.DryRun = true })
 	h.deliver(suspend("ev-1", victim))
 	report := h.waitFor(in(notifyCh), says("DRY RUN"))
 	assert.Contains(t, report.AllText(), "not locked (dry run)")

@@ -91,8 +91,15 @@ type Config struct {
 	LockPhone          string
 	DryRun             bool
 
-	Workers         int           // automatic-lock workers; 0 → 4
-	LockConcurrency int           // devices locked at once per person; 0 → 4
+	Workers         int           // Okta events taken from the inbox at once; 0 → 4
+	LockWorkers     int           // people locked at once by the automatic pipeline; 0 → 8
+	LockConcurrency int           // devices locked (or people looked up) at once per person; 0 → 4
+	MaxQueued       int           // people held in memory by the automatic pipeline; the rest wait in the inbox; 0 → 5000
+	TenantDevices   int           // expected Kandji tenant size until the first sweep measures it; 0 → 3000
+	ReportGap       time.Duration // least time between writes of automatic reports to the notify channel; 0 → 1s
+	DigestAfter     int           // reports waiting that switch to a burst digest; 0 → 3
+	DigestQuiet     time.Duration // how long a burst must be over before individual reports resume; 0 → 10s
+	LockRetryPause  time.Duration // pause before sending a failed lock again (times the round); 0 → 2s
 	CoalesceWindow  time.Duration // 0 → 60s
 	ShutdownTimeout time.Duration // how long in-flight locks may finish after a stop; 0 → 30s
 	SlackAttempts   int           // per Slack call; 0 → 8
@@ -133,6 +140,8 @@ type Bot struct {
 	envelopes *cache.Cache // envelope IDs already handled (Slack delivers at least once)
 	persons   *cache.Cache // request ID → person, so later card edits keep the Okta details
 	auto      *autoLocks
+	pipe      *pipeline
+	reports   *reporter
 
 	// tasks runs handlers after their ack; it is waited for on shutdown.
 	tasks   sync.WaitGroup
@@ -209,6 +218,8 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		approvals.WithOnExpire(b.onExpire),
 	)
 	b.auto = newAutoLocks(cfg.CoalesceWindow)
+	b.pipe = newPipeline(b)
+	b.reports = newReporter(b)
 	return b, nil
 }
 
@@ -230,6 +241,27 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.LockConcurrency <= 0 {
 		cfg.LockConcurrency = 4
+	}
+	if cfg.LockWorkers <= 0 {
+		cfg.LockWorkers = 8
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 5000
+	}
+	if cfg.TenantDevices <= 0 {
+		cfg.TenantDevices = 3000
+	}
+	if cfg.ReportGap <= 0 {
+		cfg.ReportGap = time.Second
+	}
+	if cfg.DigestAfter <= 0 {
+		cfg.DigestAfter = 3
+	}
+	if cfg.DigestQuiet <= 0 {
+		cfg.DigestQuiet = 10 * time.Second
+	}
+	if cfg.LockRetryPause <= 0 {
+		cfg.LockRetryPause = 2 * time.Second
 	}
 	if cfg.CoalesceWindow <= 0 {
 		cfg.CoalesceWindow = 60 * time.Second
@@ -308,12 +340,23 @@ func (b *Bot) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return b.eventLoop(gctx) })
 	g.Go(func() error { return b.engine.Run(gctx) })
+	var reporting sync.WaitGroup
 	if b.events != nil {
+		b.pipe.stop = gctx.Done()
 		for range b.cfg.Workers {
 			g.Go(func() error { return b.autoWorker(gctx) })
 		}
+		g.Go(func() error { return b.pipe.lookupLoop(gctx) })
+		for range b.cfg.LockWorkers {
+			g.Go(func() error { return b.pipe.lockWorker(gctx, workCtx) })
+		}
+		// The reporter outlives the errgroup so the locks finished during
+		// shutdown are still reported; close tells it to finish.
+		reporting.Go(func() { b.reports.run(workCtx) })
 	}
 	err = g.Wait()
+	b.reports.close()
+	reporting.Wait()
 	b.ready.Store(false)
 	b.tasks.Wait()
 	b.reportUnfinished()

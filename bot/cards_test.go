@@ -87,6 +87,8 @@ func TestGoldenCards(t *testing.T) {
 		"pin_dm":                 pinMessage("bob@corp.com", "r3qmxk2f7a", results, false),
 		"help":                   helpMessage("/lock", "not an email address: \"bob\" needs exactly one @"),
 		"status":                 statusMessage(cardPerson, cardDev),
+		"burst_digest":           burstDigest(digestView{Started: t0, People: 412, Devices: 1236, Secured: 1233, NoDevice: 3, Queued: 588, Failures: []string{failureLine("eve@corp.com", "r9", results, summarize(results))}, Command: "/lock"}, false),
+		"burst_digest_over":      burstDigest(digestView{Started: t0, People: 1000, Devices: 3000, Secured: 3000, Over: true, Command: "/lock"}, true),
 	}
 	for name, m := range cases {
 		t.Run(name, func(t *testing.T) { golden(t, name, m) })
@@ -140,6 +142,7 @@ func TestCardsStayWithinBlockKitLimits(t *testing.T) {
 		"auto":    autoReport(with(req, func(r *approvals.Request) { r.State = approvals.StateDone }), long, make([]trigger, 300), results, true),
 		"pins":    pinMessage(long.Email, "id", results, false),
 		"status":  statusMessage(long, many),
+		"digest":  burstDigest(digestView{People: 1000, Failures: failures(1000), Command: "/lock"}, true),
 	} {
 		assert.Empty(t, blockKitProblems(m), name)
 	}
@@ -153,6 +156,16 @@ func TestCardsStayWithinBlockKitLimits(t *testing.T) {
 	assert.Contains(t, all.String(), "more not shown here", "a long list is summarised, not cut silently")
 }
 
+// failures is n failure lines of a burst digest at their longest.
+func failures(n int) []string {
+	results := []deviceResult{{Device: cardDev[0], Outcome: outcomeFailed, Detail: strings.Repeat("error ", 100)}}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = failureLine(fmt.Sprintf("%s%d@corp.com", strings.Repeat("p", 50), i), "lockid", results, summarize(results))
+	}
+	return out
+}
+
 func TestCardsNeverShowPINs(t *testing.T) {
 	results := []deviceResult{{Device: cardDev[0], Outcome: outcomeLocked, PIN: "987654"}}
 	done := with(cardReq, func(r *approvals.Request) { r.State = approvals.StateDone })
@@ -160,6 +173,7 @@ func TestCardsNeverShowPINs(t *testing.T) {
 		"request": requestCard(done, cardPerson, results, nil, false),
 		"auto":    autoReport(done, cardPerson, nil, results, false),
 		"status":  statusMessage(cardPerson, cardDev),
+		"digest":  burstDigest(digestView{Failures: []string{failureLine("bob@corp.com", "r", results, summarize(results))}}, false),
 	} {
 		b, err := json.Marshal(m.Blocks)
 		require.NoError(t, err)

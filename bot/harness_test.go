@@ -84,13 +84,21 @@ type harness struct {
 	journal string
 	cancel  context.CancelFunc
 	done    chan error
+
+	dir        string
+	cfg        Config
+	deps       Deps
+	logger     *slog.Logger
+	closeState func()
 }
 
-type harnessOption func(*Config, *Deps)
+// harnessOption adjusts the bot's configuration and collaborators before
+// it starts; the fakes already exist.
+type harnessOption func(*harness, *Config, *Deps)
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &logBuffer{}, done: make(chan error, 1)}
+	h := &harness{t: t, logs: &logBuffer{}}
 	h.slack = slackfake.New(
 		slackfake.WithUsers(
 			slackfake.User{ID: alice, Name: "alice", RealName: "Alice Admin", Email: "alice@corp.com"},
@@ -108,21 +116,12 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.kandji = kandjitest.NewServer(kandjitest.WithDevices(tenant...))
 	t.Cleanup(h.kandji.Close)
 
-	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.logger = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	kc, err := kandji.New(h.kandji.URL(), h.kandji.Token(), kandji.WithRatePerHour(3600*1000),
-		kandji.WithRetries(3, time.Millisecond, 10*time.Millisecond), kandji.WithLogger(logger))
+		kandji.WithRetries(3, time.Millisecond, 10*time.Millisecond), kandji.WithLogger(h.logger))
 	require.NoError(t, err)
-	dir := t.TempDir()
-	h.inbox, err = okta.OpenInbox(filepath.Join(dir, "inbox"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = h.inbox.Close() })
-	h.journal = filepath.Join(dir, "audit.jsonl")
-	journal, err := approvals.OpenJournal(h.journal)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = journal.Close() })
-	store, err := approvals.OpenStore(filepath.Join(dir, "requests"))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	h.dir = t.TempDir()
+	h.journal = filepath.Join(h.dir, "audit.jsonl")
 
 	cfg := Config{
 		BotToken: h.slack.BotToken(), AppToken: h.slack.AppToken(), APIURL: h.slack.APIURL(),
@@ -134,24 +133,58 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		LockPhone:       "+1 555 0100",
 		SlackBackoff:    time.Millisecond,
 		ShutdownTimeout: 5 * time.Second,
+		ReportGap:       10 * time.Millisecond,
+		DigestQuiet:     100 * time.Millisecond,
+		LockRetryPause:  10 * time.Millisecond,
 	}
-	deps := Deps{Kandji: kc, Events: h.inbox, Store: store, Journal: journal, Logger: logger}
+	deps := Deps{Kandji: kc, Logger: h.logger}
 	for _, o := range opts {
-		o(&cfg, &deps)
+		o(h, &cfg, &deps)
 	}
-	hook, err := okta.NewHookHandler(okta.HookConfig{Secret: "hook-secret", Types: append(cfg.AutoLockEvents, cfg.ApproveEvents...), Inbox: h.inbox, Logger: logger})
+	h.cfg, h.deps = cfg, deps
+	h.start()
+	t.Cleanup(h.stop)
+	return h
+}
+
+// start opens the state under h.dir and runs a bot on it, as a process
+// start does.
+func (h *harness) start() {
+	t := h.t
+	var err error
+	h.inbox, err = okta.OpenInbox(filepath.Join(h.dir, "inbox"))
+	require.NoError(t, err)
+	journal, err := approvals.OpenJournal(h.journal)
+	require.NoError(t, err)
+	store, err := approvals.OpenStore(filepath.Join(h.dir, "requests"))
+	require.NoError(t, err)
+	inbox := h.inbox
+	h.closeState = func() {
+		_ = inbox.Close()
+		_ = journal.Close()
+		_ = store.Close()
+	}
+	deps := h.deps
+	deps.Events, deps.Store, deps.Journal = h.inbox, store, journal
+	hook, err := okta.NewHookHandler(okta.HookConfig{Secret: "hook-secret", Types: append(h.cfg.AutoLockEvents, h.cfg.ApproveEvents...), Inbox: h.inbox, Logger: h.logger})
 	require.NoError(t, err)
 	h.hook = hook
-	h.bot, err = New(cfg, deps)
+	h.bot, err = New(h.cfg, deps)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	h.done = make(chan error, 1)
 	go func() { h.done <- h.bot.Run(ctx) }()
-	t.Cleanup(h.stop)
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	require.NoError(t, h.slack.WaitConnected(wctx))
-	return h
+}
+
+// restart stops the bot, closes its state and starts a new one on the
+// same state, Slack and Kandji.
+func (h *harness) restart() {
+	h.stop()
+	h.start()
 }
 
 // stop cancels the bot and waits for Run to return.
@@ -161,6 +194,10 @@ func (h *harness) stop() {
 	case err := <-h.done:
 		require.NoError(h.t, err)
 		h.done <- nil
+		if h.closeState != nil {
+			h.closeState()
+			h.closeState = nil
+		}
 	case <-time.After(20 * time.Second):
 		h.t.Fatal("bot did not stop within 20s of cancel")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -89,7 +90,7 @@ func (b *Bot) lockOne(ctx context.Context, d kandji.Device, wantPIN bool) device
 		r.Outcome = outcomeSkipped
 		return r
 	}
-	res, err := b.kandji.Lock(ctx, d.ID, kandji.LockOptions{Message: b.cfg.LockMessage, PhoneNumber: b.cfg.LockPhone})
+	res, err := b.lockPatiently(ctx, d.ID)
 	if err != nil {
 		r.Outcome = outcomeFailed
 		r.Detail = kandjiProblem(err)
@@ -105,6 +106,43 @@ func (b *Bot) lockOne(ctx context.Context, d kandji.Device, wantPIN bool) device
 		r.PIN, r.Detail = b.readPIN(ctx, d.ID)
 	}
 	return r
+}
+
+// lockRounds is how many times a lock that failed for a passing reason is
+// sent in all. The Kandji client already retried it; another round a few
+// seconds later rides out a longer outage, and repeating a lock is safe:
+// Kandji answers "already locked" or "command already running" if an
+// earlier one got through, which counts as locked.
+const lockRounds = 3
+
+// lockPatiently sends the lock, again after a pause when it failed for a
+// reason that may pass (Kandji 5xx or 429, a network error, a lost answer).
+func (b *Bot) lockPatiently(ctx context.Context, deviceID string) (kandji.LockResult, error) {
+	opts := kandji.LockOptions{Message: b.cfg.LockMessage, PhoneNumber: b.cfg.LockPhone}
+	for round := 1; ; round++ {
+		res, err := b.kandji.Lock(ctx, deviceID, opts)
+		if err == nil || round == lockRounds || !transient(err) || ctx.Err() != nil {
+			return res, err
+		}
+		b.log.Warn("lock failed for a passing reason; sending it again", "device", deviceID, "round", round, "err", err)
+		if !sleepCtx(ctx, time.Duration(round)*b.cfg.LockRetryPause) {
+			return res, err
+		}
+	}
+}
+
+// transient reports whether a Kandji failure may pass by itself.
+func transient(err error) bool {
+	var ke *kandji.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.Is(err, kandji.ErrOutcomeUnknown), errors.Is(err, kandji.ErrRateLimited):
+		return true
+	case errors.As(err, &ke):
+		return ke.StatusCode >= 500
+	}
+	return true // a network error
 }
 
 // readPIN fetches a Mac's unlock PIN fresh from Kandji; on failure the

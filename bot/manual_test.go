@@ -104,7 +104,7 @@ func TestRequesterWithdraws(t *testing.T) {
 }
 
 func TestRequestExpires(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.ApprovalTTL = 300 * time.Millisecond })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.ApprovalTTL = 300 * time.Millisecond })
 	h.command(alice, "bob@corp.com")
 	card := h.card(victim)
 	expired := h.waitFor(kind(slackfake.KindUpdate), ts(card.TS), says("Expired"))
@@ -154,7 +154,7 @@ func TestRedeliveredEnvelopesAreHandledOnce(t *testing.T) {
 }
 
 func TestTwoApprovalsRequired(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.RequiredApprovals = 2 })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.RequiredApprovals = 2 })
 	h.command(carol, "bob@corp.com")
 	card := h.card(victim)
 	h.click(dave, card, actionApprove)
@@ -169,7 +169,7 @@ func TestTwoApprovalsRequired(t *testing.T) {
 }
 
 func TestDryRunLocksNothing(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.DryRun = true })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.DryRun = true })
 	h.command(alice, "bob@corp.com")
 	card := h.card(victim)
 	assert.Contains(t, card.AllText(), "DRY RUN")
@@ -223,14 +223,14 @@ func TestCommandRefusals(t *testing.T) {
 }
 
 func TestAllowedDomains(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.AllowedDomains = []string{"example.org"} })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.AllowedDomains = []string{"example.org"} })
 	h.command(alice, "bob@corp.com")
 	h.waitFor(kind(slackfake.KindResponseURL), says("not in an allowed domain"))
 	assert.Empty(t, h.lockPosts())
 }
 
 func TestRequesterList(t *testing.T) {
-	h := newHarness(t, func(c *Config, _ *Deps) { c.Requesters = []string{alice} })
+	h := newHarness(t, func(_ *harness, c *Config, _ *Deps) { c.Requesters = []string{alice} })
 	h.command(carol, "bob@corp.com")
 	h.waitFor(kind(slackfake.KindResponseURL), says("not on the list"))
 	h.command(erin, "bob@corp.com") // approvers may always ask

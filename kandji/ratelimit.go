@@ -10,21 +10,29 @@ import (
 )
 
 // Priority lets interactive work (a person waiting in Slack) jump ahead of bulk work (an
-// offboarding burst) for the shared rate budget.
+// offboarding burst) for the shared rate budget, and bulk work ahead of the background lookups
+// that feed it.
 type Priority int
 
 const (
 	// Interactive is for calls someone is waiting on; it is the default when the context carries
 	// no priority.
 	Interactive Priority = iota
-	// Bulk is for background sweeps that can wait while interactive calls go first.
+	// Bulk is for work nobody watches live, such as the locks of an offboarding burst; it waits
+	// while interactive calls go first.
 	Bulk
+	// Background is for lookups that feed bulk work (an inventory sweep): they go last, so the
+	// locks they produced are never delayed by the lookups for the next ones.
+	Background
 )
 
 // String names the priority for logs and metrics.
 func (p Priority) String() string {
-	if p == Bulk {
+	switch p {
+	case Bulk:
 		return "bulk"
+	case Background:
+		return "background"
 	}
 	return "interactive"
 }
@@ -39,19 +47,19 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 // priorityFrom reads the call's priority; anything unknown counts as the nearest valid one.
 func priorityFrom(ctx context.Context) Priority {
 	p, _ := ctx.Value(priorityKey{}).(Priority)
-	return min(max(p, Interactive), Bulk)
+	return min(max(p, Interactive), Background)
 }
 
 // limiter is a token bucket behind a priority gate. Only the caller holding the gate waits on the
 // bucket, so no caller holds a reservation more than one token's time into the future, and when
-// the gate is handed on an interactive waiter always goes before a bulk one (FIFO within a
+// the gate is handed on a waiter of a higher priority always goes first (FIFO within a
 // priority).
 type limiter struct {
 	bucket *rate.Limiter
 
 	mu      sync.Mutex
 	busy    bool               // some caller holds the gate
-	waiting [2][]chan struct{} // indexed by Priority; closed when the gate is handed over
+	waiting [3][]chan struct{} // indexed by Priority; closed when the gate is handed over
 }
 
 // newLimiter spends perHour tokens an hour with bursts of at most one second's worth.
@@ -110,7 +118,7 @@ func (l *limiter) enter(ctx context.Context, p Priority) error {
 	}
 }
 
-// leave hands the gate to the first interactive waiter, else the first bulk one, else frees it.
+// leave hands the gate to the first waiter of the highest priority waiting, else frees it.
 func (l *limiter) leave() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -43,7 +43,8 @@ func TestPriorityFromContext(t *testing.T) {
 		{context.Background(), Interactive},
 		{WithPriority(context.Background(), Bulk), Bulk},
 		{WithPriority(context.Background(), Interactive), Interactive},
-		{WithPriority(context.Background(), Priority(7)), Bulk},
+		{WithPriority(context.Background(), Background), Background},
+		{WithPriority(context.Background(), Priority(7)), Background},
 		{WithPriority(context.Background(), Priority(-1)), Interactive},
 	}
 	for _, tt := range tests {
@@ -51,6 +52,7 @@ func TestPriorityFromContext(t *testing.T) {
 	}
 	assert.Equal(t, "interactive", Interactive.String())
 	assert.Equal(t, "bulk", Bulk.String())
+	assert.Equal(t, "background", Background.String())
 }
 
 // TestConcurrentBurstNeverExceedsRate fires 200 calls at once at a fake whose cap matches the
@@ -102,9 +104,10 @@ func TestConcurrentBurstNeverExceedsRate(t *testing.T) {
 	}
 }
 
-// TestInteractiveGoesFirst queues bulk callers behind a bulk caller that holds the gate, then
-// interactive ones: every interactive caller is served before the queued bulk ones, one token
-// period apart, so no bulk caller holds a reservation into the future.
+// TestInteractiveGoesFirst queues bulk and background callers behind a bulk caller that holds the
+// gate, then interactive ones: every interactive caller is served before the queued bulk ones and
+// those before the background ones, one token period apart, so no caller holds a reservation into
+// the future.
 func TestInteractiveGoesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(3600) // one token a second, burst 1
@@ -126,15 +129,18 @@ func TestInteractiveGoesFirst(t *testing.T) {
 			synctest.Wait() // name is now blocked, in the gate or on the bucket
 		}
 		queue("bulk-1", Bulk) // holds the gate, waiting for the next token
+		queue("sweep-1", Background)
 		queue("bulk-2", Bulk)
 		queue("bulk-3", Bulk)
 		queue("interactive-1", Interactive)
+		queue("sweep-2", Background)
 		queue("interactive-2", Interactive)
 		queue("bulk-4", Bulk)
 		queue("interactive-3", Interactive)
 		wg.Wait()
 
-		assert.Equal(t, []string{"bulk-1", "interactive-1", "interactive-2", "interactive-3", "bulk-2", "bulk-3", "bulk-4"}, order)
+		assert.Equal(t, []string{"bulk-1", "interactive-1", "interactive-2", "interactive-3", "bulk-2", "bulk-3", "bulk-4", "sweep-1", "sweep-2"}, order,
+			"interactive before bulk before background, first come first served within each")
 		want := make([]time.Duration, len(order))
 		for i := range want {
 			want[i] = time.Duration(i+1) * time.Second
