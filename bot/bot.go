@@ -92,7 +92,7 @@ type Config struct {
 	DryRun             bool
 
 	Workers         int           // Okta events taken from the inbox at once; 0 → 4
-	LockWorkers     int           // people locked at once by the automatic pipeline; 0 → 8
+	LockWorkers     int           // people locked at once by the automatic pipeline; 0 → 32
 	LockConcurrency int           // devices locked (or people looked up) at once per person; 0 → 4
 	MaxQueued       int           // people held in memory by the automatic pipeline; the rest wait in the inbox; 0 → 5000
 	TenantDevices   int           // expected Kandji tenant size until the first sweep measures it; 0 → 3000
@@ -243,7 +243,7 @@ func withDefaults(cfg Config) Config {
 		cfg.LockConcurrency = 4
 	}
 	if cfg.LockWorkers <= 0 {
-		cfg.LockWorkers = 8
+		cfg.LockWorkers = 32
 	}
 	if cfg.MaxQueued <= 0 {
 		cfg.MaxQueued = 5000

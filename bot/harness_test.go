@@ -74,7 +74,7 @@ func (l *logBuffer) String() string {
 // harness runs the real bot against fake Slack and Kandji servers and a
 // real Okta hook handler and inbox.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	slack   *slackfake.Server
 	kandji  *kandjitest.Server
 	inbox   *okta.Inbox
@@ -96,7 +96,7 @@ type harness struct {
 // it starts; the fakes already exist.
 type harnessOption func(*harness, *Config, *Deps)
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, logs: &logBuffer{}}
 	h.slack = slackfake.New(
