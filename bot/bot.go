@@ -230,55 +230,32 @@ func withDefaults(cfg Config) Config {
 	if cfg.NotifyChannel == "" {
 		cfg.NotifyChannel = cfg.ApprovalChannel
 	}
-	if cfg.RequiredApprovals <= 0 {
-		cfg.RequiredApprovals = 1
-	}
-	if cfg.ApprovalTTL <= 0 {
-		cfg.ApprovalTTL = 30 * time.Minute
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 4
-	}
-	if cfg.LockConcurrency <= 0 {
-		cfg.LockConcurrency = 4
-	}
-	if cfg.LockWorkers <= 0 {
-		cfg.LockWorkers = 32
-	}
-	if cfg.MaxQueued <= 0 {
-		cfg.MaxQueued = 5000
-	}
-	if cfg.TenantDevices <= 0 {
-		cfg.TenantDevices = 3000
-	}
-	if cfg.ReportGap <= 0 {
-		cfg.ReportGap = time.Second
-	}
-	if cfg.DigestAfter <= 0 {
-		cfg.DigestAfter = 3
-	}
-	if cfg.DigestQuiet <= 0 {
-		cfg.DigestQuiet = 10 * time.Second
-	}
-	if cfg.LockRetryPause <= 0 {
-		cfg.LockRetryPause = 2 * time.Second
-	}
-	if cfg.CoalesceWindow <= 0 {
-		cfg.CoalesceWindow = 60 * time.Second
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 30 * time.Second
-	}
-	if cfg.SlackAttempts <= 0 {
-		cfg.SlackAttempts = 8
-	}
-	if cfg.SlackBackoff <= 0 {
-		cfg.SlackBackoff = 500 * time.Millisecond
-	}
+	positive(&cfg.RequiredApprovals, 1)
+	positive(&cfg.ApprovalTTL, 30*time.Minute)
+	positive(&cfg.Workers, 4)
+	positive(&cfg.LockConcurrency, 4)
+	positive(&cfg.LockWorkers, 32)
+	positive(&cfg.MaxQueued, 5000)
+	positive(&cfg.TenantDevices, 3000)
+	positive(&cfg.ReportGap, time.Second)
+	positive(&cfg.DigestAfter, 3)
+	positive(&cfg.DigestQuiet, 10*time.Second)
+	positive(&cfg.LockRetryPause, 2*time.Second)
+	positive(&cfg.CoalesceWindow, 60*time.Second)
+	positive(&cfg.ShutdownTimeout, 30*time.Second)
+	positive(&cfg.SlackAttempts, 8)
+	positive(&cfg.SlackBackoff, 500*time.Millisecond)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	return cfg
+}
+
+// positive replaces a zero or negative setting with its default.
+func positive[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Ready reports whether the Socket Mode connection is up (for /readyz).
