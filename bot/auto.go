@@ -242,6 +242,18 @@ func (a *autoLocks) join(email string, t trigger, now time.Time) (*autoLock, boo
 	return lk, true
 }
 
+// forget drops lk from the coalescing window after it failed, so the next
+// event for that person locks afresh instead of waiting on a report that
+// will not come. Events already waiting on lk stay pending in the inbox
+// and are handled again at the next start.
+func (a *autoLocks) forget(lk *autoLock) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byEmail[lk.email] == lk {
+		delete(a.byEmail, lk.email)
+	}
+}
+
 // autoLock queues the lock of every device of email for ev, or adds ev to
 // the lock already queued or done for that person.
 func (b *Bot) autoLock(ctx context.Context, ev okta.Event, email string) {

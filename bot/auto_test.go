@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +152,31 @@ func TestAutoLockDryRun(t *testing.T) {
 	assert.Contains(t, report.AllText(), "not locked (dry run)")
 	assert.Empty(t, report.Buttons())
 	assert.Empty(t, h.lockPosts())
+}
+
+// A report Slack refused leaves its event pending for the next start, and
+// does not hold back the next event for the same person.
+func TestAutoLockAfterARefusedReport(t *testing.T) {
+	h := newHarness(t)
+	h.slack.FailNext("chat.postMessage", 1, "not_in_channel")
+	h.deliver(suspend("ev-1", victim))
+	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "could not post an automatic lock report") }, 10*time.Second, 5*time.Millisecond)
+	for _, id := range bobDevices {
+		assert.True(t, h.kandji.Locked(id), "%s: the lock itself went through", id)
+	}
+
+	h.deliver(suspend("ev-2", victim))
+	report := h.waitFor(kind(slackfake.KindPost), in(notifyCh), says("Locked automatically: "+victim))
+	assert.Contains(t, report.AllText(), "already locked", "the second event locks afresh and finds the devices locked")
+	require.Eventually(t, func() bool { return h.inbox.Len() == 1 }, 10*time.Second, 5*time.Millisecond, "ev-2 is done, ev-1 waits for a restart")
+
+	h.restart()
+	h.waitInboxEmpty()
+	reports := 0
+	for _, m := range h.slack.Messages() {
+		if m.Kind == slackfake.KindPost && m.Channel == notifyCh && strings.Contains(m.AllText(), "Locked automatically: "+victim) {
+			reports++
+		}
+	}
+	assert.Equal(t, 2, reports, "after the restart ev-1 is reported too")
 }

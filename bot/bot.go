@@ -60,6 +60,13 @@ type Metrics interface {
 	DeviceLock(outcome string)
 	EventHandled(route string)
 	SlackRetry(method string)
+	// Lookup counts the device lookups of automatic locks by kind
+	// ("sweep": one inventory sweep for many people; "exact": one person).
+	Lookup(kind string)
+	// Queued is the number of people in the automatic-lock pipeline.
+	Queued(people int)
+	// DigestActive says whether a burst digest stands for the reports.
+	DigestActive(on bool)
 }
 
 type noMetrics struct{}
@@ -69,6 +76,9 @@ func (noMetrics) Decision(string)      {}
 func (noMetrics) DeviceLock(string)    {}
 func (noMetrics) EventHandled(string)  {}
 func (noMetrics) SlackRetry(string)    {}
+func (noMetrics) Lookup(string)        {}
+func (noMetrics) Queued(int)           {}
+func (noMetrics) DigestActive(bool)    {}
 
 // Config is the bot's part of lockbot's configuration (see DESIGN.md for
 // the environment variables behind each field).

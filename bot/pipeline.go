@@ -51,8 +51,6 @@ type pipeline struct {
 	stop    <-chan struct{} // closed when the bot stops taking work
 
 	tenantDevices atomic.Int64 // learned from the last sweep; seeds the sweep's cost
-	sweeps        atomic.Int64
-	exact         atomic.Int64
 }
 
 func newPipeline(b *Bot) *pipeline {
@@ -72,6 +70,7 @@ func newPipeline(b *Bot) *pipeline {
 func (p *pipeline) admit(ctx context.Context, j *autoJob) bool {
 	select {
 	case p.room <- struct{}{}:
+		p.b.metrics.Queued(len(p.room))
 		p.lookups.push(j)
 		return true
 	case <-ctx.Done():
@@ -87,6 +86,7 @@ func (p *pipeline) release() {
 	case <-p.room:
 	default:
 	}
+	p.b.metrics.Queued(len(p.room))
 }
 
 // queued is the number of people admitted whose outcome is not yet known.
@@ -114,6 +114,7 @@ func (p *pipeline) lookupLoop(ctx context.Context) error {
 // per person, else with exact per-person lookups, and queues their locks.
 func (p *pipeline) lookup(ctx context.Context, jobs []*autoJob) {
 	if len(jobs) > p.sweepCost() {
+		p.b.metrics.Lookup("sweep")
 		found, err := p.sweep(ctx, jobs)
 		if err == nil {
 			for _, j := range jobs {
@@ -131,7 +132,7 @@ func (p *pipeline) lookup(ctx context.Context, jobs []*autoJob) {
 	g.SetLimit(p.b.cfg.LockConcurrency)
 	for _, j := range jobs {
 		g.Go(func() error {
-			p.exact.Add(1)
+			p.b.metrics.Lookup("exact")
 			devices, ok := p.b.devicesPatiently(gctx, j.email)
 			if !ok {
 				return nil // stopping: the event stays pending for a restart
@@ -147,7 +148,6 @@ func (p *pipeline) lookup(ctx context.Context, jobs []*autoJob) {
 // sweep reads the whole inventory once and keeps the devices of the
 // people in jobs, keyed by lower-case email.
 func (p *pipeline) sweep(ctx context.Context, jobs []*autoJob) (map[string][]kandji.Device, error) {
-	p.sweeps.Add(1)
 	want := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		want[strings.ToLower(j.email)] = true
@@ -203,6 +203,7 @@ func (p *pipeline) lockJob(ctx context.Context, j *autoJob) {
 	})
 	if err != nil {
 		b.failRef("could not record an automatic lock; it will be retried after a restart", err, "event", j.ev.UUID)
+		b.auto.forget(j.lk)
 		p.release()
 		return
 	}

@@ -129,6 +129,7 @@ func (r *reporter) step(ctx context.Context) bool {
 			return true
 		}
 		r.setDigest(&digest{started: r.b.now()})
+		r.b.metrics.DigestActive(true)
 		r.b.log.Info("automatic locks are arriving faster than Slack takes messages; posting a burst digest", "waiting", waiting)
 	}
 	d := r.digest
@@ -150,6 +151,7 @@ func (r *reporter) step(ctx context.Context) bool {
 	if over {
 		r.b.log.Info("burst over; individual lock reports resume", "people", d.people, "failed", len(d.failures))
 		r.setDigest(nil)
+		r.b.metrics.DigestActive(false)
 	}
 	return true
 }
@@ -248,6 +250,7 @@ func (b *Bot) postReport(ctx context.Context, f *finished) {
 	ts, err := b.slack.post(ctx, b.cfg.NotifyChannel, lk.render(triggers))
 	if err != nil {
 		b.failRef("could not post an automatic lock report; the event stays pending and is reported after a restart", err, "lock", req.ID)
+		b.auto.forget(lk)
 		return
 	}
 	if _, err := b.engine.SetCard(ctx, req.ID, approvals.Card{Channel: b.cfg.NotifyChannel, TS: ts}); err != nil {

@@ -164,6 +164,8 @@ func TestServe(t *testing.T) {
 		`lockbot_hook_deliveries_total{status="401"} 1`,
 		`lockbot_device_locks_total{outcome="locked"} 1`,
 		"lockbot_okta_events_total",
+		`lockbot_device_lookups_total{kind="exact"} 1`,
+		"lockbot_pipeline_queued_people 0",
 	} {
 		assert.Contains(t, metrics, want)
 	}

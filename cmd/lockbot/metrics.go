@@ -20,6 +20,9 @@ type metrics struct {
 	recovered      prometheus.Counter
 	kandjiRetries  *prometheus.CounterVec
 	slackRetries   *prometheus.CounterVec
+	lookups        *prometheus.CounterVec
+	queued         prometheus.Gauge
+	digest         prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -37,9 +40,14 @@ func newMetrics() *metrics {
 			Help: "Okta events recovered from the System Log that the hook had not delivered."}),
 		kandjiRetries: counterVec("kandji_retries_total", "Kandji API calls retried, by route and status (0 = network error).", "route", "status"),
 		slackRetries:  counterVec("slack_retries_total", "Slack Web API calls retried, by method.", "method"),
+		lookups:       counterVec("device_lookups_total", "Device lookups of automatic locks, by kind (sweep: one inventory sweep for many people; exact: one person).", "kind"),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lockbot", Name: "pipeline_queued_people",
+			Help: "People in the automatic-lock pipeline whose outcome is not yet known."}),
+		digest: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lockbot", Name: "burst_digest_active",
+			Help: "1 while a burst digest stands for the individual automatic lock reports."}),
 	}
 	m.registry.MustRegister(m.requests, m.decisions, m.deviceLocks, m.events, m.hookDeliveries, m.recovered,
-		m.kandjiRetries, m.slackRetries, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.kandjiRetries, m.slackRetries, m.lookups, m.queued, m.digest, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -50,6 +58,16 @@ func (m *metrics) Decision(outcome string)     { m.decisions.WithLabelValues(out
 func (m *metrics) DeviceLock(outcome string)   { m.deviceLocks.WithLabelValues(outcome).Inc() }
 func (m *metrics) EventHandled(route string)   { m.events.WithLabelValues(route).Inc() }
 func (m *metrics) SlackRetry(method string)    { m.slackRetries.WithLabelValues(method).Inc() }
+func (m *metrics) Lookup(kind string)          { m.lookups.WithLabelValues(kind).Inc() }
+func (m *metrics) Queued(people int)           { m.queued.Set(float64(people)) }
+
+func (m *metrics) DigestActive(on bool) {
+	if on {
+		m.digest.Set(1)
+	} else {
+		m.digest.Set(0)
+	}
+}
 
 func (m *metrics) hookDelivery(status, _ int) {
 	m.hookDeliveries.WithLabelValues(strconv.Itoa(status)).Inc()
