@@ -11,7 +11,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/lockbot ./cmd/lock
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/lockbot /lockbot
-COPY --from=build --chown=nonroot:nonroot /out/state /var/lib/lockbot
+# 65532 is distroless's nonroot user.
+COPY --from=build --chown=65532:65532 /out/state /var/lib/lockbot
 ENV LOCKBOT_STATE_DIR=/var/lib/lockbot \
     LOG_FORMAT=json \
     LISTEN_ADDR=:8080

@@ -231,6 +231,9 @@ func slackPace(h *harness, start time.Time) (float64, int) {
 		}
 		most = max(most, j-i)
 	}
-	span := max(at[len(at)-1].Sub(at[0]), time.Second)
-	return float64(len(at)) / span.Seconds(), most
+	if len(at) < 2 {
+		return float64(len(at)), most
+	}
+	// n writes span n-1 intervals: the sustained rate is intervals per second.
+	return float64(len(at)-1) / at[len(at)-1].Sub(at[0]).Seconds(), most
 }
