@@ -119,3 +119,25 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 	assert.Contains(t, out, "(redacted)")
 }
+
+// FuzzLoadConfig feeds arbitrary values to every variable: loading never
+// panics, and a rejected value that is a secret is never echoed.
+func FuzzLoadConfig(f *testing.F) {
+	f.Add("xoxb-1", "C0APPROVAL", "30m", "https://acme.api.kandji.io", "1")
+	f.Add("", "#general", "soon", "http://10.0.0.1", "two")
+	f.Add("xoxp-\x00\n", "C", "-1h", "acme.api.kandji.io", "99999999999999999999")
+	f.Fuzz(func(t *testing.T, token, channel, ttl, kandjiURL, num string) {
+		env := validEnv()
+		env["SLACK_BOT_TOKEN"] = token
+		env["KANDJI_API_TOKEN"] = "secret-" + token
+		env["LOCKBOT_APPROVAL_CHANNEL"] = channel
+		env["LOCKBOT_APPROVAL_TTL"] = ttl
+		env["KANDJI_API_URL"] = kandjiURL
+		env["LOCKBOT_REQUIRED_APPROVALS"] = num
+		env["KANDJI_RATE_LIMIT"] = num
+		_, err := loadConfig(getenvFrom(env))
+		if err != nil && len(token) > 3 && strings.Contains(err.Error(), "secret-"+token) {
+			t.Fatalf("a secret reached the error: %v", err)
+		}
+	})
+}
