@@ -150,7 +150,8 @@ func (b *Bot) notify(ctx context.Context, m message) {
 // openFromEvent opens an approval request for an event type configured in
 // LOCKBOT_APPROVE_EVENTS.
 func (b *Bot) openFromEvent(ctx context.Context, ev okta.Event, email string) {
-	devices, ok := b.devicesPatiently(ctx, email)
+	// Nobody is waiting on this lookup yet: it yields to interactive calls.
+	devices, ok := b.devicesPatiently(kandji.WithPriority(ctx, kandji.Bulk), email)
 	if !ok {
 		return // left pending: a restart retries it
 	}
