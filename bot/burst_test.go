@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,4 +233,33 @@ func TestBurstKilledMidwayLocksEveryDeviceOnceAfterRestart(t *testing.T) {
 			assert.LessOrEqual(t, fresh[id], 1, "%s: locked once", id)
 		}
 	}
+}
+
+// peakQueue records the most people the pipeline ever held.
+type peakQueue struct {
+	noMetrics
+	mu   sync.Mutex
+	peak int
+}
+
+func (p *peakQueue) Queued(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.peak = max(p.peak, n)
+}
+
+func TestBurstHoldsAtMostMaxQueuedPeopleInMemory(t *testing.T) {
+	m := &peakQueue{}
+	h := newHarness(t, withKandjiRate(100), func(_ *harness, c *Config, d *Deps) {
+		c.MaxQueued = 3
+		d.Metrics = m
+	})
+	people := h.kandji.Populate(20, 1, "corp.com")
+	ids := h.deviceIDs(people)
+	h.deliverSuspensions("burst", people)
+	h.waitInboxEmpty()
+	assert.Equal(t, 20, h.totalLockPosts(ids), "everyone is locked, the rest waiting in the inbox meanwhile")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Equal(t, 3, m.peak, "the pipeline filled up to its bound and no further")
 }
