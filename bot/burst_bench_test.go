@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/lockbot/lockbot/kandji"
 )
 
@@ -83,10 +81,9 @@ func burstOnce(b *testing.B, failRate float64) burstFigures {
 	h := newHarness(b, func(h *harness, c *Config, d *Deps) {
 		h.logger = slog.New(slog.DiscardHandler) // 10,000 debug lines would skew the heap figure
 		d.Logger = h.logger
-		kc, err := kandji.New(h.kandji.URL(), h.kandji.Token(), kandji.WithRatePerHour(burstRate*3600),
+		d.Kandji = h.kandjiClient(burstRate,
+			kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second), // production's policy
 			kandji.WithRetryNotify(func(string, string, int) { retries.Add(1) }))
-		require.NoError(b, err)
-		d.Kandji = kc
 		c.ReportGap = time.Second // Slack's real limit, unscaled
 		c.DigestQuiet = time.Second
 		c.LockRetryPause = 200 * time.Millisecond // 2 s, scaled

@@ -13,7 +13,6 @@ import (
 
 	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/bot/slackfake"
-	"github.com/lockbot/lockbot/kandji"
 	"github.com/lockbot/lockbot/kandji/kandjitest"
 )
 
@@ -24,12 +23,7 @@ func withConfig(f func(*Config)) harnessOption {
 // withKandjiRate gives the bot a Kandji client limited to perSecond calls,
 // so a burst takes long enough to be watched.
 func withKandjiRate(perSecond int) harnessOption {
-	return func(h *harness, _ *Config, d *Deps) {
-		kc, err := kandji.New(h.kandji.URL(), h.kandji.Token(), kandji.WithRatePerHour(perSecond*3600),
-			kandji.WithRetries(3, time.Millisecond, 10*time.Millisecond), kandji.WithLogger(h.logger))
-		require.NoError(h.t, err)
-		d.Kandji = kc
-	}
+	return func(h *harness, _ *Config, d *Deps) { d.Kandji = h.kandjiClient(perSecond) }
 }
 
 // deliverSuspensions sends one suspend event per email, 50 to a delivery
@@ -50,8 +44,7 @@ func (h *harness) deliverSuspensions(tag string, emails []string) {
 // (after the test has looked at the fake's request log).
 func (h *harness) deviceIDs(emails []string) map[string][]string {
 	h.t.Helper()
-	kc, err := kandji.New(h.kandji.URL(), h.kandji.Token(), kandji.WithRatePerHour(3600*1000))
-	require.NoError(h.t, err)
+	kc := h.kandjiClient(1000)
 	want := map[string]bool{}
 	for _, e := range emails {
 		want[e] = true

@@ -117,9 +117,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Cleanup(h.kandji.Close)
 
 	h.logger = slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	kc, err := kandji.New(h.kandji.URL(), h.kandji.Token(), kandji.WithRatePerHour(3600*1000),
-		kandji.WithRetries(3, time.Millisecond, 10*time.Millisecond), kandji.WithLogger(h.logger))
-	require.NoError(t, err)
+	kc := h.kandjiClient(1000)
 	h.dir = t.TempDir()
 	h.journal = filepath.Join(h.dir, "audit.jsonl")
 
@@ -145,6 +143,17 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	h.start()
 	t.Cleanup(h.stop)
 	return h
+}
+
+// kandjiClient is a client of the fake tenant at perSecond calls, with
+// retries fast enough for tests; opts come last and so override.
+func (h *harness) kandjiClient(perSecond int, opts ...kandji.Option) *kandji.Client {
+	h.t.Helper()
+	base := []kandji.Option{kandji.WithRatePerHour(perSecond * 3600),
+		kandji.WithRetries(3, time.Millisecond, 10*time.Millisecond), kandji.WithLogger(h.logger)}
+	kc, err := kandji.New(h.kandji.URL(), h.kandji.Token(), append(base, opts...)...)
+	require.NoError(h.t, err)
+	return kc
 }
 
 // start opens the state under h.dir and runs a bot on it, as a process

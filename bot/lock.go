@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,13 +22,7 @@ func (b *Bot) devicesOf(ctx context.Context, email string) ([]kandji.Device, err
 	if err != nil {
 		return nil, err
 	}
-	exact := ds[:0]
-	for _, d := range ds {
-		if strings.EqualFold(d.Email(), email) {
-			exact = append(exact, d)
-		}
-	}
-	return exact, nil
+	return exactMatches(ds, email), nil
 }
 
 func toApprovalDevice(d kandji.Device) approvals.Device {

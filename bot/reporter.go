@@ -32,7 +32,7 @@ type reporter struct {
 	closed  bool
 	wake    chan struct{}
 
-	digest *digest // written by the run goroutine only, under mu
+	digest *digest // owned by the run goroutine
 }
 
 // digest is the state of one burst digest message.
@@ -128,7 +128,7 @@ func (r *reporter) step(ctx context.Context) bool {
 			r.postOne(ctx)
 			return true
 		}
-		r.setDigest(&digest{started: r.b.now()})
+		r.digest = &digest{started: r.b.now()}
 		r.b.metrics.DigestActive(true)
 		r.b.log.Info("automatic locks are arriving faster than Slack takes messages; posting a burst digest", "waiting", waiting)
 	}
@@ -150,17 +150,10 @@ func (r *reporter) step(ctx context.Context) bool {
 	r.writeDigest(ctx, over)
 	if over {
 		r.b.log.Info("burst over; individual lock reports resume", "people", d.people, "failed", len(d.failures))
-		r.setDigest(nil)
+		r.digest = nil
 		r.b.metrics.DigestActive(false)
 	}
 	return true
-}
-
-// setDigest changes the digest under mu, because idle reads it.
-func (r *reporter) setDigest(d *digest) {
-	r.mu.Lock()
-	r.digest = d
-	r.mu.Unlock()
 }
 
 // postOne posts the oldest waiting outcome as its own report.
