@@ -12,7 +12,7 @@ import (
 )
 
 // membershipTTL is how long a users.info or user-group answer is trusted.
-// DESIGN.md caps it at 60 s: removing someone from the approver group must
+// The README promises at most 60 s: removing someone from the approver group must
 // take effect within a minute.
 const membershipTTL = 60 * time.Second
 

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/patrickmn/go-cache"
@@ -80,7 +79,7 @@ func (noMetrics) Lookup(string)        {}
 func (noMetrics) Queued(int)           {}
 func (noMetrics) DigestActive(bool)    {}
 
-// Config is the bot's part of lockbot's configuration (see DESIGN.md for
+// Config is the bot's part of lockbot's configuration (see the README for
 // the environment variables behind each field).
 type Config struct {
 	BotToken, AppToken string
@@ -114,6 +113,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long in-flight locks may finish after a stop; 0 → 30s
 	SlackAttempts   int           // per Slack call; 0 → 8
 	SlackBackoff    time.Duration // first retry wait for transient Slack failures; 0 → 500ms
+	ConnectBackoff  time.Duration // first wait when Slack cannot be reached at start-up; doubles up to a minute; 0 → 1s
 	HTTPClient      *http.Client  // for Slack; nil → a client with a 30 s timeout
 }
 
@@ -146,7 +146,7 @@ type Bot struct {
 	engine  *approvals.Engine
 	journal *approvals.Journal
 
-	ready     atomic.Bool
+	ready     readiness
 	envelopes *cache.Cache // envelope IDs already handled (Slack delivers at least once)
 	persons   *cache.Cache // request ID → person, so later card edits keep the Okta details
 	auto      *autoLocks
@@ -255,6 +255,7 @@ func withDefaults(cfg Config) Config {
 	positive(&cfg.ShutdownTimeout, 30*time.Second)
 	positive(&cfg.SlackAttempts, 8)
 	positive(&cfg.SlackBackoff, 500*time.Millisecond)
+	positive(&cfg.ConnectBackoff, time.Second)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -268,29 +269,22 @@ func positive[T int | time.Duration](v *T, def T) {
 	}
 }
 
-// Ready reports whether the Socket Mode connection is up (for /readyz).
-func (b *Bot) Ready() bool { return b.ready.Load() }
+// Readiness reports whether the Socket Mode connection is up (for
+// /readyz) and, when it is not, why, in one line.
+func (b *Bot) Readiness() (bool, string) { return b.ready.get() }
 
 // errFatalSlack marks Slack errors that retrying cannot fix.
 var errFatalSlack = errors.New("slack refused the credentials")
 
-// fatalConnectErrors are Socket Mode connection errors that mean the
-// configuration is wrong; slack-go would otherwise retry them forever.
-var fatalConnectErrors = map[string]string{
-	"invalid_auth":           "SLACK_APP_TOKEN is not valid",
-	"not_authed":             "SLACK_APP_TOKEN is missing",
-	"account_inactive":       "the Slack app or workspace is inactive",
-	"token_revoked":          "SLACK_APP_TOKEN was revoked",
-	"not_allowed_token_type": "SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write scope",
-}
-
 // Run connects to Slack and serves until ctx is cancelled or Slack refuses
-// the credentials. On cancel it stops taking work, lets in-flight locks
-// finish for up to Config.ShutdownTimeout, and logs what did not finish.
+// a token. While Slack cannot be reached it keeps trying, with capped
+// backoff, logging each attempt. On cancel it stops taking work, lets
+// in-flight locks finish for up to Config.ShutdownTimeout, and logs what
+// did not finish.
 func (b *Bot) Run(ctx context.Context) error {
-	auth, err := b.api.AuthTestContext(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: auth.test with SLACK_BOT_TOKEN failed: %w", errFatalSlack, err)
+	auth, err := b.authenticate(ctx)
+	if err != nil || auth == nil {
+		return err
 	}
 	b.log.Info("slack bot token accepted", "team", auth.Team, "bot_user", auth.UserID)
 
@@ -344,7 +338,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	err = g.Wait()
 	b.reports.close()
 	reporting.Wait()
-	b.ready.Store(false)
+	b.ready.set(false, "stopping")
 	b.tasks.Wait()
 	b.reportUnfinished()
 	return err
@@ -394,24 +388,21 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) error {
 	case socketmode.EventTypeConnecting:
 		b.log.Debug("connecting to slack socket mode")
 	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
-		if !b.ready.Swap(true) {
+		if b.ready.set(true, "") {
 			b.log.Info("connected to slack socket mode")
 		}
 	case socketmode.EventTypeConnectionError:
-		b.ready.Store(false)
 		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
-			var se slack.SlackErrorResponse
-			if errors.As(ce.ErrorObj, &se) {
-				if hint, fatal := fatalConnectErrors[se.Err]; fatal {
-					return fmt.Errorf("%w: %s (%s)", errFatalSlack, hint, se.Err)
-				}
+			if why, refused := refusal(ce.ErrorObj, "SLACK_APP_TOKEN"); refused {
+				return fmt.Errorf("%w: %s", errFatalSlack, why)
 			}
+			b.ready.set(false, "slack socket mode: cannot connect: "+ce.ErrorObj.Error())
 			b.log.Warn("slack socket mode connection failed, retrying", "attempt", ce.Attempt, "backoff", ce.Backoff, "err", ce.ErrorObj)
 		}
 	case socketmode.EventTypeInvalidAuth:
-		return fmt.Errorf("%w: SLACK_APP_TOKEN was rejected (invalid_auth)", errFatalSlack)
+		return fmt.Errorf("%w: Slack refused SLACK_APP_TOKEN (invalid_auth): it must be an app-level token (xapp-…) with the connections:write scope", errFatalSlack)
 	case socketmode.EventTypeDisconnect:
-		b.ready.Store(false)
+		b.ready.set(false, "slack socket mode: disconnected")
 	case socketmode.EventTypeSlashCommand:
 		sc, ok := evt.Data.(slack.SlashCommand)
 		if !ok || evt.Request == nil {

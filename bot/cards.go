@@ -10,7 +10,7 @@ import (
 	"github.com/lockbot/lockbot/approvals"
 )
 
-// Action IDs are part of the contract (DESIGN.md): tests outside this
+// Action IDs are part of the contract (the README lists them): tests outside this
 // repository click these buttons by name.
 const (
 	actionApprove    = "lock_approve"

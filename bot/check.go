@@ -36,11 +36,17 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 
 	auth, err := api.AuthTestContext(ctx)
 	if err != nil {
-		return append(checks, Check{Name: "Slack bot token (auth.test)", Detail: slackErrText(err),
-			Hint: "set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions after installing the app"})
+		c := Check{Name: "Slack bot token (auth.test)"}
+		if why, refused := refusal(err, "SLACK_BOT_TOKEN"); refused {
+			c.Detail = why
+			c.Hint = "set SLACK_BOT_TOKEN to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions after installing the app"
+		} else {
+			c.Detail, c.Hint = unreachable(cfg.APIURL, err)
+		}
+		return append(checks, c)
 	}
 	checks = append(checks, Check{Name: "Slack bot token (auth.test)", OK: true, Detail: fmt.Sprintf("workspace %q, bot user %s", auth.Team, auth.UserID)})
-	checks = append(checks, socketCheck(ctx, api, cfg.HTTPClient))
+	checks = append(checks, socketCheck(ctx, api, cfg.HTTPClient, cfg.APIURL))
 	seen := map[string]bool{}
 	for _, ch := range []struct{ name, id string }{{"approval channel", cfg.ApprovalChannel}, {"notify channel", cfg.NotifyChannel}} {
 		if seen[ch.id] {
@@ -50,6 +56,14 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 		checks = append(checks, channelCheck(ctx, api, ch.name, ch.id))
 	}
 	return checks
+}
+
+// unreachable words a failure that is not a refusal: Slack did not answer,
+// so the token may be fine and the network is what to look at.
+func unreachable(apiURL string, err error) (detail, hint string) {
+	host := apiHost(apiURL)
+	return fmt.Sprintf("Slack could not be reached at %s: %v", host, err),
+		"check SLACK_API_URL, DNS, any proxy (HTTPS_PROXY) and that this host may make outbound HTTPS connections to " + host
 }
 
 func slackErrText(err error) string {
@@ -62,12 +76,16 @@ func slackErrText(err error) string {
 
 // socketCheck opens a real Socket Mode connection and waits for Slack's
 // hello, which proves the app token and that Socket Mode is enabled.
-func socketCheck(ctx context.Context, api *slack.Client, hc *http.Client) Check {
+func socketCheck(ctx context.Context, api *slack.Client, hc *http.Client, apiURL string) Check {
 	c := Check{Name: "Slack app token (Socket Mode connection)",
 		Hint: "set SLACK_APP_TOKEN to an app-level token (xapp-…) with connections:write (Basic Information → App-Level Tokens) and turn Socket Mode on"}
 	_, url, err := api.StartSocketModeContext(ctx)
 	if err != nil {
-		c.Detail = slackErrText(err)
+		if why, refused := refusal(err, "SLACK_APP_TOKEN"); refused {
+			c.Detail = why
+		} else {
+			c.Detail, c.Hint = unreachable(apiURL, err)
+		}
 		return c
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -401,3 +401,9 @@ func (h *harness) deliver(evs ...oktaEvent) {
 func suspend(uuid, login string) oktaEvent {
 	return oktaEvent{UUID: uuid, Type: okta.EventSuspend, UserID: "00u" + uuid, Login: login, Name: "Bob Builder", Actor: "ada.admin@corp.com"}
 }
+
+// ready reports whether the bot says it can take work.
+func (h *harness) ready() bool {
+	ok, _ := h.bot.Readiness()
+	return ok
+}

@@ -39,7 +39,7 @@ func TestCredentialProblemsStopStartup(t *testing.T) {
 		mod      func(*Config)
 		want     string
 	}{
-		{"bot token rejected", "", func(c *Config) { c.BotToken = "xoxb-wrong" }, "auth.test with SLACK_BOT_TOKEN failed"},
+		{"bot token rejected", "", func(c *Config) { c.BotToken = "xoxb-wrong" }, "Slack refused SLACK_BOT_TOKEN (invalid_auth)"},
 		{"app token is a bot token", "not_allowed_token_type", func(*Config) {}, "must be an app-level token"},
 		{"app token invalid", "invalid_auth", func(*Config) {}, "invalid_auth"},
 		{"app token revoked", "token_revoked", func(*Config) {}, "token_revoked"},
@@ -62,12 +62,12 @@ func TestCredentialProblemsStopStartup(t *testing.T) {
 
 func TestReconnectsAfterDisconnect(t *testing.T) {
 	h := newHarness(t)
-	require.Eventually(t, h.bot.Ready, 5*time.Second, time.Millisecond)
+	require.Eventually(t, h.ready, 5*time.Second, time.Millisecond)
 	h.slack.Disconnect("refresh_requested")
 	require.Eventually(t, func() bool { return h.slack.Connections() >= 2 }, 10*time.Second, 5*time.Millisecond)
 	h.command(alice, "bob@corp.com")
 	h.card(victim)
-	assert.True(t, h.bot.Ready())
+	assert.True(t, h.ready())
 }
 
 func TestNewNamesEveryMissingPiece(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,9 +32,12 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) in
 		} else {
 			fmt.Fprintf(stdout, "✗ configuration: %v\n", err)
 		}
-		return exitFailed
+		return exitUsage
 	}
 	fmt.Fprintln(stdout, "✓ configuration: every variable is present and well-formed")
+	for _, w := range cfg.advise() {
+		fmt.Fprintf(stdout, "! configuration: %s\n", w)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 
@@ -70,7 +74,8 @@ func kandjiChecks(ctx context.Context, cfg config) []bot.Check {
 	list := bot.Check{Name: "Kandji token lists devices", OK: true, Detail: "the tenant has no device yet"}
 	for d, err := range kc.Inventory(ctx) {
 		if err != nil {
-			list = bot.Check{Name: list.Name, Detail: err.Error(), Hint: kandjiHint(err, "Device list")}
+			list = bot.Check{Name: list.Name}
+			list.Detail, list.Hint = kandjiProblem(cfg.KandjiAPIURL, err, "Device list")
 		} else {
 			list.Detail = fmt.Sprintf("read device %q", d.Name)
 		}
@@ -85,19 +90,47 @@ func kandjiChecks(ctx context.Context, cfg config) []bot.Check {
 	case err == nil:
 		pin.Detail = "a probe of a nonexistent device returned a PIN, which is unexpected"
 	default:
-		pin.Detail, pin.Hint = err.Error(), kandjiHint(err, "Unlock device pin")
+		pin.Detail, pin.Hint = kandjiProblem(cfg.KandjiAPIURL, err, "Unlock device pin")
 	}
 	return []bot.Check{list, pin}
 }
 
-func kandjiHint(err error, permission string) string {
+// kandjiProblem tells a definite refusal of the token (which names
+// KANDJI_API_TOKEN and the permission to tick) from Kandji not answering
+// (which names the host), so nobody resets a good token over a network
+// problem.
+func kandjiProblem(baseURL string, err error, permission string) (detail, hint string) {
 	switch {
-	case errors.Is(err, kandji.ErrUnauthorized), errors.Is(err, kandji.ErrForbidden):
-		return fmt.Sprintf("in Kandji → Access → API Token, give the token the %q permission (or check KANDJI_API_TOKEN)", permission)
+	case errors.Is(err, kandji.ErrUnauthorized):
+		return "Kandji refused KANDJI_API_TOKEN (401): " + err.Error(),
+			fmt.Sprintf("in Kandji → Access → API Token, create a token with the %q permission and set KANDJI_API_TOKEN to it", permission)
+	case errors.Is(err, kandji.ErrForbidden):
+		return "Kandji refused KANDJI_API_TOKEN (403): " + err.Error(),
+			fmt.Sprintf("in Kandji → Access → API Token, give the token the %q permission", permission)
 	case errors.Is(err, kandji.ErrNotFound):
-		return "check KANDJI_API_URL: it is the tenant's API URL, not the web app URL"
+		return err.Error(), "check KANDJI_API_URL: it is the tenant's API URL (SUBDOMAIN.api.kandji.io), not the web app URL"
 	}
-	return "check KANDJI_API_URL and that this host can reach it"
+	host := hostOf(baseURL)
+	return fmt.Sprintf("Kandji could not be reached at %s: %v", host, err),
+		"check KANDJI_API_URL, DNS, any proxy (HTTPS_PROXY) and that this host may make outbound HTTPS connections to " + host
+}
+
+// oktaProblem is kandjiProblem for Okta.
+func oktaProblem(orgURL string, err error) (detail, hint string) {
+	if errors.Is(err, okta.ErrUnauthorized) {
+		return err.Error(), "OKTA_API_TOKEN must be an API token of an admin who can read users and the System Log (Read-only Administrator is enough)"
+	}
+	host := hostOf(orgURL)
+	return fmt.Sprintf("Okta could not be reached at %s: %v", host, err),
+		"check OKTA_ORG_URL, DNS, any proxy (HTTPS_PROXY) and that this host may make outbound HTTPS connections to " + host
+}
+
+// hostOf is the host of a configured base URL, for messages.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return raw
 }
 
 func oktaChecks(ctx context.Context, cfg config) []bot.Check {
@@ -115,14 +148,17 @@ func oktaChecks(ctx context.Context, cfg config) []bot.Check {
 	if err != nil {
 		return append(checks, bot.Check{Name: "Okta API access", Detail: err.Error(), Hint: "OKTA_ORG_URL is https://YOURORG.okta.com"})
 	}
-	tokenHint := "OKTA_API_TOKEN must be an API token of an admin who can read users and the System Log (Read-only Administrator is enough)"
 	if u, err := dir.User(ctx, "me"); err != nil {
-		checks = append(checks, bot.Check{Name: "Okta token reads users", Detail: err.Error(), Hint: tokenHint})
+		c := bot.Check{Name: "Okta token reads users"}
+		c.Detail, c.Hint = oktaProblem(cfg.OktaOrgURL, err)
+		checks = append(checks, c)
 	} else {
 		checks = append(checks, bot.Check{Name: "Okta token reads users", OK: true, Detail: "token belongs to " + strings.TrimSpace(u.Login)})
 	}
 	if err := dir.Check(ctx); err != nil {
-		checks = append(checks, bot.Check{Name: "Okta token reads the System Log", Detail: err.Error(), Hint: tokenHint})
+		c := bot.Check{Name: "Okta token reads the System Log"}
+		c.Detail, c.Hint = oktaProblem(cfg.OktaOrgURL, err)
+		checks = append(checks, c)
 	} else {
 		checks = append(checks, bot.Check{Name: "Okta token reads the System Log", OK: true, Detail: "one log event read"})
 	}

@@ -61,8 +61,8 @@ func TestConfigErrors(t *testing.T) {
 		{"quorum out of reach", map[string]string{"LOCKBOT_REQUIRED_APPROVALS": "3"}, []string{"can never be reached with 2 approvers"}},
 		{"malformed numbers and durations", map[string]string{"LOCKBOT_REQUIRED_APPROVALS": "two", "LOCKBOT_APPROVAL_TTL": "soon", "KANDJI_RATE_LIMIT": "lots", "LOCKBOT_DRY_RUN": "maybe"},
 			[]string{"LOCKBOT_REQUIRED_APPROVALS", "LOCKBOT_APPROVAL_TTL", "KANDJI_RATE_LIMIT", "LOCKBOT_DRY_RUN"}},
-		{"out of range", map[string]string{"LOCKBOT_APPROVAL_TTL": "10s", "KANDJI_RATE_LIMIT": "20000", "LOCKBOT_CATCHUP_INTERVAL": "1s", "LOCKBOT_CATCHUP_LOOKBACK": "4000h"},
-			[]string{"LOCKBOT_APPROVAL_TTL must be between", "KANDJI_RATE_LIMIT must be between", "LOCKBOT_CATCHUP_INTERVAL must be 0", "LOCKBOT_CATCHUP_LOOKBACK must be between"}},
+		{"nonsense values", map[string]string{"LOCKBOT_APPROVAL_TTL": "-10s", "KANDJI_RATE_LIMIT": "0", "LOCKBOT_CATCHUP_INTERVAL": "-1s", "LOCKBOT_CATCHUP_LOOKBACK": "-1h", "LOCKBOT_REQUIRED_APPROVALS": "0"},
+			[]string{"LOCKBOT_APPROVAL_TTL must be a positive duration", "KANDJI_RATE_LIMIT must be at least 1", "LOCKBOT_CATCHUP_INTERVAL must be 0 (off) or a positive", "LOCKBOT_CATCHUP_LOOKBACK must not be negative", "LOCKBOT_REQUIRED_APPROVALS must be at least 1"}},
 		{"plain http off loopback", map[string]string{"KANDJI_API_URL": "http://acme.api.kandji.io", "SLACK_API_URL": "http://10.0.0.5/api/", "OKTA_ORG_URL": "http://corp.okta.com", "OKTA_API_TOKEN": "x"},
 			[]string{"KANDJI_API_URL \"http://acme.api.kandji.io\" uses plain http", "SLACK_API_URL", "OKTA_ORG_URL"}},
 		{"not a URL", map[string]string{"KANDJI_API_URL": "acme.api.kandji.io"}, []string{"not an absolute URL"}},
@@ -89,6 +89,40 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConfigWarnsAboutUnusualValues: values a staging tenant, a fake, a
+// drill or a negotiated limit needs start the bot, each with one warning
+// that names its variable.
+func TestConfigWarnsAboutUnusualValues(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"rate above Kandji's documented limit", "KANDJI_RATE_LIMIT", "72000", "above Kandji's documented 10000"},
+		{"approval TTL of seconds", "LOCKBOT_APPROVAL_TTL", "3s", "less than a minute"},
+		{"approval TTL of weeks", "LOCKBOT_APPROVAL_TTL", "400h", "more than a week"},
+		{"System Log poll every two seconds", "LOCKBOT_CATCHUP_INTERVAL", "2s", "more often than every 10s"},
+		{"lookback beyond Okta's retention", "LOCKBOT_CATCHUP_LOOKBACK", "4000h", "90 days"},
+		{"a quorum of eleven", "LOCKBOT_REQUIRED_APPROVALS", "11", "more than 10 approvers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			env["LOCKBOT_APPROVER_GROUP"] = "S0APPROVERS" // so any quorum can be reached
+			env[tt.key] = tt.value
+			cfg, err := loadConfig(getenvFrom(env))
+			require.NoError(t, err, "a well-formed value never stops start-up")
+			warnings := cfg.advise()
+			require.Len(t, warnings, 1, "one warning for one unusual value: %q", warnings)
+			assert.True(t, strings.HasPrefix(warnings[0], tt.key+"="), "the warning names its variable: %q", warnings[0])
+			assert.Contains(t, warnings[0], tt.want)
+		})
+	}
+	t.Run("defaults draw no warning", func(t *testing.T) {
+		cfg, err := loadConfig(getenvFrom(validEnv()))
+		require.NoError(t, err)
+		assert.Empty(t, cfg.advise())
+	})
 }
 
 func TestConfigAcceptsLoopbackHTTPAndExtras(t *testing.T) {

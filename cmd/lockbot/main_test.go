@@ -255,7 +255,7 @@ func TestCheck(t *testing.T) {
 	})
 	t.Run("invalid configuration", func(t *testing.T) {
 		var out bytes.Buffer
-		assert.Equal(t, exitFailed, run(t.Context(), []string{"check"}, func(string) string { return "" }, &out, io.Discard))
+		assert.Equal(t, exitUsage, run(t.Context(), []string{"check"}, func(string) string { return "" }, &out, io.Discard), "a configuration error is exit 2, as the README says")
 		assert.Contains(t, out.String(), "✗ configuration: SLACK_BOT_TOKEN is required")
 		assert.Contains(t, out.String(), "✗ configuration: KANDJI_API_URL is required")
 	})

@@ -40,6 +40,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 		return exitUsage
 	}
 	log := newLogger(cfg, stderr)
+	for _, w := range cfg.advise() {
+		log.Warn("unusual configuration value accepted: "+w, "variable", problemKey(w))
+	}
 	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		log.Error("lockbot cannot start", "err", err)
@@ -183,7 +186,7 @@ func botConfig(cfg config) bot.Config {
 	}
 }
 
-// routes is the HTTP surface of DESIGN.md.
+// routes is the HTTP surface the README documents.
 func (a *app) routes(hook http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/okta", hook)
@@ -191,8 +194,8 @@ func (a *app) routes(hook http.Handler) http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.bot.Ready() {
-			http.Error(w, "slack socket mode not connected", http.StatusServiceUnavailable)
+		if ok, why := a.bot.Readiness(); !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
