@@ -1,7 +1,6 @@
 package approvals
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -23,12 +22,13 @@ const (
 //   - ErrNotApprover, or the Authorizer's error wrapped;
 //   - ErrNotPending once the request is decided, whoever clicks;
 //   - ErrExpired when it is still pending past its deadline (this call moves
-//     it to expired and calls OnExpire);
+//     it to expired);
 //   - ErrAlreadyApproved when userID already counts toward the quorum.
 //
-// On success it returns the updated request. Exactly one successful call
-// sees State == StateApproved, the one that reached the quorum; earlier ones
-// see StatePending with one more approval.
+// Exactly one successful call sees State == StateApproved, the one that
+// reached the quorum: in the same transaction it opens the request's lock
+// job (Request.LockID), whose approver is userID. Earlier ones see
+// StatePending with one more approval.
 func (e *Engine) Approve(ctx context.Context, id, userID string) (Request, error) {
 	r, err := e.approve(ctx, id, userID)
 	if err != nil {
@@ -47,14 +47,16 @@ func (e *Engine) approve(ctx context.Context, id, userID string) (Request, error
 	if userID == cur.Requester {
 		return Request{}, ErrSelfApproval
 	}
+	// Asked outside the transaction: the Authorizer may call Slack, and a
+	// transaction must never wait on the network.
 	if err := e.mayDecide(ctx, userID); err != nil {
 		return Request{}, err
 	}
-	return e.decide(ctx, id, func(r *Request, now time.Time) ([]Record, error) {
+	return e.decide(ctx, id, func(tx Tx, r *Request, now time.Time) ([]Record, error) {
 		if r.State != StatePending {
 			return nil, ErrNotPending
 		}
-		if r.approvedBy(userID) {
+		if r.ApprovedBy(userID) {
 			return nil, ErrAlreadyApproved
 		}
 		r.Approvals = append(r.Approvals, Approval{By: userID, At: now})
@@ -64,12 +66,18 @@ func (e *Engine) approve(ctx context.Context, id, userID string) (Request, error
 			return recs, nil
 		}
 		r.State, r.DecidedBy, r.DecidedAt = StateApproved, userID, now
+		job := NewLock(r.Person, r.Origin, r.Reason, PostKey(PostRequest, r.ID), now, e.deadline, r.DryRun)
+		job.RequestID, job.Approver, job.Shown = r.ID, userID, r.Devices
+		r.LockID = job.ID
+		if err := OpenLock(tx, job, "", e.cardChannel, PriorityInteractive); err != nil {
+			return nil, err
+		}
 		approvers := make([]string, len(r.Approvals))
 		for i, a := range r.Approvals {
 			approvers[i] = a.By
 		}
 		return append(recs, Record{Kind: KindApproved, Actor: userID,
-			Details: details("approvers", strings.Join(approvers, ","))}), nil
+			Details: details("approvers", strings.Join(approvers, ","), "lock_id", job.ID)}), nil
 	})
 }
 
@@ -98,7 +106,7 @@ func (e *Engine) deny(ctx context.Context, id, userID, reason string) (Request, 
 			return Request{}, err
 		}
 	}
-	return e.decide(ctx, id, func(r *Request, now time.Time) ([]Record, error) {
+	return e.decide(ctx, id, func(_ Tx, r *Request, now time.Time) ([]Record, error) {
 		if r.State != StatePending {
 			return nil, ErrNotPending
 		}
@@ -114,42 +122,44 @@ func (e *Engine) deny(ctx context.Context, id, userID, reason string) (Request, 
 	})
 }
 
-// Begin marks an approved request as being carried out, so that only one
-// caller locks: a second Begin gets ErrNotPending, as does a request in any
-// other state than approved.
-func (e *Engine) Begin(ctx context.Context, id string) (Request, error) {
-	return e.change(ctx, id, func(r *Request, _ time.Time) ([]Record, error) {
-		if r.State != StateApproved {
-			return nil, ErrNotPending
+// Withdraw cancels a pending request on the system's behalf (its card
+// could not be posted, say), so nothing waits unseen. A request that is no
+// longer pending is left alone.
+func (e *Engine) Withdraw(ctx context.Context, id, reason string) error {
+	_, err := e.decide(ctx, id, func(_ Tx, r *Request, now time.Time) ([]Record, error) {
+		if r.State != StatePending {
+			return nil, nil
 		}
-		r.State = StateExecuting
-		return nil, nil
+		r.State, r.DecidedBy, r.DecidedAt, r.Outcome = StateCancelled, SystemActor, now, "withdrawn: "+reason
+		return []Record{{Kind: KindCancelled, Actor: SystemActor, Details: details("reason", reason)}}, nil
 	})
+	if err == ErrExpired {
+		return nil
+	}
+	return err
 }
 
-// Finish records the result of an executing request: done when ok, failed
-// otherwise, with outcome as its short summary (never a PIN). Any other state
-// is ErrNotPending. Per-device results are the caller's to journal.
-func (e *Engine) Finish(ctx context.Context, id string, ok bool, outcome string) (Request, error) {
-	return e.change(ctx, id, func(r *Request, _ time.Time) ([]Record, error) {
-		if r.State != StateExecuting {
-			return nil, ErrNotPending
+// Expire moves the request to expired when it is still pending past its
+// deadline, journals it and refreshes its card. Before the deadline it
+// asks to be run again then (RetryAfter); a decided request is left alone.
+// It is the handler of TaskExpire.
+func (e *Engine) Expire(ctx context.Context, id string) error {
+	var early time.Duration
+	_, err := e.decide(ctx, id, func(_ Tx, r *Request, now time.Time) ([]Record, error) {
+		if r.State == StatePending {
+			early = r.Expires.Sub(now)
 		}
-		r.State = StateFailed
-		if ok {
-			r.State = StateDone
-		}
-		r.Outcome = cmp.Or(outcome, string(r.State))
 		return nil, nil
 	})
-}
-
-// SetCard records where the request's Slack card lives, in any state.
-func (e *Engine) SetCard(ctx context.Context, id string, c Card) (Request, error) {
-	return e.change(ctx, id, func(r *Request, _ time.Time) ([]Record, error) {
-		r.Card = c
-		return nil, nil
-	})
+	switch {
+	case err == ErrExpired, isNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case early > 0:
+		return RetryAfter(early, nil)
+	}
+	return nil
 }
 
 // mayDecide asks the Authorizer about userID at the moment of the click.
@@ -168,83 +178,78 @@ func (e *Engine) mayDecide(ctx context.Context, userID string) error {
 }
 
 // step is one transition: it changes r as of now and returns the journal
-// records describing the change, or a refusal that leaves r unchanged.
-type step func(r *Request, now time.Time) ([]Record, error)
+// records describing the change, or a refusal that leaves r unchanged. It
+// may make other changes in tx (opening the lock job).
+type step func(tx Tx, r *Request, now time.Time) ([]Record, error)
 
-// decide applies a click: a pending request past its deadline is expired
-// instead of being decided, and ErrExpired returned.
+// decide applies s to the request inside one Update, so the check and the
+// change are atomic, with the journal records and the card refresh in the
+// same transaction: a decision that cannot be journaled is not made. A
+// pending request past its deadline is expired instead, and ErrExpired
+// returned once that is stored.
 func (e *Engine) decide(ctx context.Context, id string, s step) (Request, error) {
-	r, expired, err := e.apply(ctx, id, true, s)
+	var out Request
+	var expired bool
+	err := e.store.Update(ctx, func(tx Tx) error {
+		expired = false
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		before := r.Clone()
+		now := e.now()
+		var recs []Record
+		if r.Overdue(now) {
+			expired = true
+			r.State, r.DecidedBy, r.DecidedAt = StateExpired, SystemActor, now
+			r.Outcome = "expired, nothing was locked"
+			recs = []Record{{Kind: KindExpired, Actor: SystemActor,
+				Details: details("deadline", r.Expires.UTC().Format(time.RFC3339))}}
+		} else if recs, err = s(tx, &r, now); err != nil {
+			return err
+		}
+		if len(recs) == 0 && r.State == before.State && len(r.Approvals) == len(before.Approvals) {
+			out = r
+			return nil
+		}
+		if err := tx.PutRequest(r.Clone()); err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			rec.Time, rec.ID, rec.Target = now, r.ID, r.Target()
+			if err := tx.Append(rec); err != nil {
+				return fmt.Errorf("approvals: journal: %w", err)
+			}
+		}
+		out = r
+		return Touch(tx, PostKey(PostRequest, r.ID), e.cardChannel, PriorityInteractive, now)
+	})
 	if err != nil {
 		return Request{}, err
 	}
 	if expired {
 		return Request{}, ErrExpired
 	}
-	return r, nil
-}
-
-// change applies a transition that deadlines do not affect.
-func (e *Engine) change(ctx context.Context, id string, s step) (Request, error) {
-	r, _, err := e.apply(ctx, id, false, s)
-	return r, err
-}
-
-// apply runs s inside one Store.Update, so that the check and the change are
-// atomic, and journals its records before the store writes: a decision that
-// cannot be journaled is not made. With expiring, an overdue pending request
-// is moved to expired instead and OnExpire is called once it is stored.
-func (e *Engine) apply(ctx context.Context, id string, expiring bool, s step) (Request, bool, error) {
-	var expired, journaled bool
-	r, err := e.store.Update(ctx, id, func(r *Request) error {
-		now := e.now()
-		if e.forgotten(*r, now) {
-			return ErrNotFound
-		}
-		var recs []Record
-		if expiring && r.overdue(now) {
-			expired = true
-			r.State, r.DecidedBy, r.DecidedAt = StateExpired, SystemActor, now
-			r.Outcome = "expired, nothing was locked"
-			recs = []Record{{Kind: KindExpired, Actor: SystemActor,
-				Details: details("deadline", r.Expires.UTC().Format(time.RFC3339))}}
-		} else {
-			var err error
-			if recs, err = s(r, now); err != nil {
-				return err
-			}
-		}
-		for _, rec := range recs {
-			rec.Time, rec.ID, rec.Target = now, r.ID, r.Target
-			if err := e.journal.Append(rec); err != nil {
-				return fmt.Errorf("approvals: journal: %w", err)
-			}
-			journaled = true
-		}
-		return nil
-	})
-	if err != nil {
-		if journaled {
-			e.log.ErrorContext(ctx, "approvals: journaled change was not stored", "request_id", id, "err", err)
-		}
-		return Request{}, false, err
-	}
-	if expired && e.onExpire != nil {
-		e.onExpire(r.clone())
-	}
-	return r, expired, nil
+	return out, nil
 }
 
 // journalRefusal records a refused click; the journal keeps who and why (as
-// a short name, never error text). A failure here changes no decision, so it
-// is logged rather than returned.
+// a short name, never error text). A failure here changes no decision, so
+// it is logged rather than returned.
 func (e *Engine) journalRefusal(ctx context.Context, op, id, userID string, refusal error) {
-	rec := Record{Time: e.now(), Kind: KindRefused, ID: id, Actor: userID,
-		Details: details("op", op, "reason", refusalReason(refusal))}
-	if r, err := e.store.Get(ctx, id); err == nil {
-		rec.Target = r.Target
-	}
-	if err := e.journal.Append(rec); err != nil {
+	err := e.store.Update(ctx, func(tx Tx) error {
+		rec := Record{Time: e.now(), Kind: KindRefused, ID: id, Actor: userID,
+			Details: details("op", op, "reason", refusalReason(refusal))}
+		if r, err := tx.Request(id); err == nil {
+			rec.Target = r.Target()
+		}
+		return tx.Append(rec)
+	})
+	if err != nil {
 		e.log.ErrorContext(ctx, "approvals: journaling a refusal failed", "request_id", id, "err", err)
 	}
 }
+
+// IsRefusal reports whether err is one of the refusals of a click (rather
+// than a failure of the store or the Authorizer).
+func IsRefusal(err error) bool { return refusalReason(err) != "error" }

@@ -3,7 +3,7 @@ package approvals
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,16 +11,25 @@ import (
 	"time"
 )
 
-// Defaults for a NewRequest that leaves them zero.
+// Defaults for a NewRequest or an Engine that leaves them zero.
 const (
-	DefaultTTL      = 30 * time.Minute
-	DefaultRequired = 1
+	DefaultTTL          = 30 * time.Minute
+	DefaultRequired     = 1
+	DefaultLockDeadline = 24 * time.Hour
 )
 
-// Authorizer answers "may this user approve right now". The engine asks it at
-// every decision and never remembers the answer, so revoking an approver
-// takes effect at their next click (any caching is the Authorizer's, and
-// must be short).
+// Task kinds the domain schedules.
+const (
+	TaskLock    = "lock"    // carry out a lock job (Key: lock ID)
+	TaskTrigger = "trigger" // handle an admitted trigger (Key: trigger ID)
+	TaskExpire  = "expire"  // expire a request at its deadline (Key: request ID)
+	TaskPINs    = "pins"    // send unlock PINs by DM (Key: lock ID + "/" + user + "/" + a click ID)
+)
+
+// Authorizer answers "may this user approve right now". The engine asks it
+// at every decision and never remembers the answer, so revoking an
+// approver takes effect at their next click (any caching is the
+// Authorizer's, and must be short).
 type Authorizer interface {
 	IsApprover(ctx context.Context, userID string) (bool, error)
 }
@@ -35,35 +44,37 @@ func (f AuthorizerFunc) IsApprover(ctx context.Context, userID string) (bool, er
 
 // NewRequest is what the caller knows when opening a request.
 type NewRequest struct {
-	Target    string // email of the person whose devices are to be locked; required
-	Requester string // user ID, or "okta" for automatic locks; required
+	Person    Person // Email required
+	Requester string // a Slack user ID, or a system actor such as "okta"; required
 	Reason    string
-	Origin    Origin // Kind "" means OriginManual for Open and OriginOkta for OpenAutomatic
+	Origin    Origin // Kind "" means OriginManual
 	Devices   []Device
 	Required  int           // distinct approvers needed besides the requester; 0 → DefaultRequired
 	TTL       time.Duration // how long the request stays open; 0 → DefaultTTL
+	ReplyTo   ReplyTo
+	DryRun    bool
+	// Priority of the card's first post: PriorityInteractive when a person
+	// is waiting for it.
+	Priority int
 }
 
-// Engine applies the two-person rules to requests kept in a Store. It is safe
-// for concurrent use: every decision is one atomic Store.Update, so racing
-// clicks produce exactly one outcome.
+// Engine applies the two-person rules to requests kept in a Store. It is
+// safe for concurrent use, also by several processes on one store: every
+// decision is one Store.Update, so racing clicks produce exactly one
+// outcome.
 type Engine struct {
-	store     Store
-	auth      Authorizer
-	now       func() time.Time
-	journal   *Journal
-	log       *slog.Logger
-	onExpire  func(Request)
-	retention time.Duration
-	wake      chan struct{} // tells Run a new deadline exists
+	store       Store
+	auth        Authorizer
+	now         func() time.Time
+	log         *slog.Logger
+	cardChannel string
+	deadline    time.Duration
 }
 
 // Option configures an Engine.
 type Option func(*Engine)
 
-// WithClock replaces time.Now, so tests can move time. Run waits on real
-// timers, so give Run a clock that advances with them (the default, or the
-// fake time of testing/synctest). nil keeps time.Now.
+// WithClock replaces time.Now, so tests can move time. nil keeps time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(e *Engine) {
 		if now != nil {
@@ -72,16 +83,8 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithJournal makes the engine journal every request it opens and every
-// approval, refusal, denial, cancellation and expiry. A decision is journaled
-// before it is stored, and one that cannot be journaled is not made. The
-// default journals nothing.
-func WithJournal(j *Journal) Option {
-	return func(e *Engine) { e.journal = j }
-}
-
-// WithLogger sets where Run reports failures it cannot return. The default
-// discards.
+// WithLogger sets where the engine reports what it cannot return, such as
+// a refusal it could not journal. The default discards.
 func WithLogger(l *slog.Logger) Option {
 	return func(e *Engine) {
 		if l != nil {
@@ -90,83 +93,56 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithOnExpire registers fn, called once for each request that expires, with
-// the expired request, by whichever call expired it: Run (through ExpireDue)
-// for deadlines that pass unnoticed, or the Approve or Deny that found the
-// deadline passed. It is where the caller updates the card to "expired,
-// nothing was locked". fn must not block for long: Run waits for it.
-func WithOnExpire(fn func(Request)) Option {
-	return func(e *Engine) { e.onExpire = fn }
+// WithCardChannel sets the Slack channel where approval cards are posted.
+func WithCardChannel(channel string) Option {
+	return func(e *Engine) { e.cardChannel = channel }
 }
 
-// WithRetention sets how long requests that can no longer change stay
-// readable (default DefaultRetention); older ones are ErrNotFound and left
-// out of List. d ≤ 0 keeps the default. The store's own retention
-// (WithStoreRetention) should be at least as long.
-func WithRetention(d time.Duration) Option {
+// WithLockDeadline sets how long the lock an approval opens keeps retrying
+// passing failures before it reports that a person must act (default
+// DefaultLockDeadline). d ≤ 0 keeps the default.
+func WithLockDeadline(d time.Duration) Option {
 	return func(e *Engine) {
 		if d > 0 {
-			e.retention = d
+			e.deadline = d
 		}
 	}
 }
 
-// NewEngine returns an Engine over store that asks auth who may approve. A nil
-// auth lets nobody approve or deny (requesters can still withdraw).
+// NewEngine returns an Engine over store that asks auth who may approve. A
+// nil auth lets nobody approve or deny (requesters can still withdraw).
 func NewEngine(store Store, auth Authorizer, opts ...Option) *Engine {
-	e := &Engine{
-		store:     store,
-		auth:      auth,
-		now:       time.Now,
-		log:       slog.New(slog.DiscardHandler),
-		retention: DefaultRetention,
-		wake:      make(chan struct{}, 1),
-	}
+	e := &Engine{store: store, auth: auth, now: time.Now, log: slog.New(slog.DiscardHandler), deadline: DefaultLockDeadline}
 	for _, o := range opts {
 		o(e)
 	}
 	return e
 }
 
-// Open records a new pending request, journals it and returns it. Its ID is
-// 128 random bits in unpadded base32, safe in URLs and button values.
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// LockDeadline is how long a lock keeps retrying passing failures.
+func (e *Engine) LockDeadline() time.Duration { return e.deadline }
+
+// Open records a new pending request, journals it, schedules its expiry
+// and its card, all in one transaction, and returns it.
 func (e *Engine) Open(ctx context.Context, nr NewRequest) (Request, error) {
-	r, err := e.newRequest(nr, OriginManual)
-	if err != nil {
-		return Request{}, err
-	}
-	r.Required = cmp.Or(nr.Required, DefaultRequired)
-	r.State = StatePending
-	if err := e.create(ctx, r, KindOpened); err != nil {
-		return Request{}, err
-	}
-	select {
-	case e.wake <- struct{}{}:
-	default: // Run has a wake-up queued already; it re-reads every deadline.
-	}
-	return r.clone(), nil
+	var r Request
+	err := e.store.Update(ctx, func(tx Tx) error {
+		var err error
+		r, err = e.OpenIn(tx, nr)
+		return err
+	})
+	return r, err
 }
 
-// OpenAutomatic records a lock that needs no approval (an Okta event):
-// it is created in executing, decided by nr.Requester, journaled as
-// KindAutoLock, and the caller proceeds with Finish. nr.Required is ignored.
-func (e *Engine) OpenAutomatic(ctx context.Context, nr NewRequest) (Request, error) {
-	r, err := e.newRequest(nr, OriginOkta)
-	if err != nil {
-		return Request{}, err
-	}
-	r.State = StateExecuting
-	r.DecidedBy, r.DecidedAt = r.Requester, r.Created
-	if err := e.create(ctx, r, KindAutoLock); err != nil {
-		return Request{}, err
-	}
-	return r.clone(), nil
-}
-
-// newRequest validates nr and fills what both kinds of request share.
-func (e *Engine) newRequest(nr NewRequest, defaultOrigin string) (Request, error) {
+// OpenIn is Open inside the caller's transaction, so that opening a
+// request can go with other changes (marking the trigger that asked for
+// it handled, say).
+func (e *Engine) OpenIn(tx Tx, nr NewRequest) (Request, error) {
 	var problems []string
-	if strings.TrimSpace(nr.Target) == "" {
+	if strings.TrimSpace(nr.Person.Email) == "" {
 		problems = append(problems, "target is empty")
 	}
 	if strings.TrimSpace(nr.Requester) == "" {
@@ -179,46 +155,44 @@ func (e *Engine) newRequest(nr NewRequest, defaultOrigin string) (Request, error
 		problems = append(problems, "TTL is negative")
 	}
 	if len(problems) > 0 {
-		return Request{}, fmt.Errorf("%w: %s", errInvalid, strings.Join(problems, "; "))
+		return Request{}, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
 	now := e.now()
 	r := Request{
-		ID:        rand.Text(),
-		Target:    nr.Target,
+		ID:        NewID(),
+		Person:    nr.Person,
 		Requester: nr.Requester,
 		Reason:    nr.Reason,
 		Origin:    nr.Origin,
 		Devices:   nr.Devices,
 		Created:   now,
 		Expires:   now.Add(cmp.Or(nr.TTL, DefaultTTL)),
+		Required:  cmp.Or(nr.Required, DefaultRequired),
+		State:     StatePending,
+		ReplyTo:   nr.ReplyTo,
+		DryRun:    nr.DryRun,
 	}
 	if r.Origin.Kind == "" {
-		r.Origin.Kind = defaultOrigin
+		r.Origin.Kind = OriginManual
 	}
-	return r.clone(), nil
-}
-
-// create journals r's opening, then stores it: a request that was never
-// journaled must not exist.
-func (e *Engine) create(ctx context.Context, r Request, kind Kind) error {
-	rec := Record{Time: r.Created, Kind: kind, ID: r.ID, Actor: r.Requester, Target: r.Target,
-		Details: openedDetails(r)}
-	if err := e.journal.Append(rec); err != nil {
-		return fmt.Errorf("approvals: journal: %w", err)
+	r = r.Clone()
+	if err := tx.PutRequest(r); err != nil {
+		return Request{}, err
 	}
-	if err := e.store.Create(ctx, r); err != nil {
-		e.log.ErrorContext(ctx, "approvals: journaled request was not stored", "request_id", r.ID, "err", err)
-		return err
+	if err := tx.Append(Record{Time: now, Kind: KindOpened, ID: r.ID, Actor: r.Requester, Target: r.Target(), Details: openedDetails(r)}); err != nil {
+		return Request{}, err
 	}
-	return nil
+	if err := tx.Enqueue(Task{Kind: TaskExpire, Key: r.ID, At: r.Expires}); err != nil {
+		return Request{}, err
+	}
+	if err := Touch(tx, PostKey(PostRequest, r.ID), e.cardChannel, nr.Priority, now); err != nil {
+		return Request{}, err
+	}
+	return r, nil
 }
 
 // openedDetails is what the journal keeps about a new request.
 func openedDetails(r Request) map[string]string {
-	devices := make([]string, len(r.Devices))
-	for i, d := range r.Devices {
-		devices[i] = d.Name + " (" + d.Serial + ")"
-	}
 	return details(
 		"reason", r.Reason,
 		"origin", r.Origin.Kind,
@@ -227,51 +201,78 @@ func openedDetails(r Request) map[string]string {
 		"okta_actor", r.Origin.Actor,
 		"required", strconv.Itoa(r.Required),
 		"expires", r.Expires.UTC().Format(time.RFC3339),
-		"devices", strings.Join(devices, ", "),
+		"devices", deviceList(r.Devices),
+		"dry_run", boolDetail(r.DryRun),
 	)
 }
 
-// details builds a Details map from key, value pairs, leaving out empty
-// values so records stay short.
-func details(kv ...string) map[string]string {
-	m := make(map[string]string, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			m[kv[i]] = kv[i+1]
-		}
+// deviceList names devices for a journal record.
+func deviceList(ds []Device) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.Name + " (" + d.Serial + ")"
 	}
-	return m
+	return strings.Join(parts, ", ")
 }
 
-// Get returns the request, or ErrNotFound (also once it is past retention).
+func boolDetail(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
+}
+
+// Get returns the request, or ErrNotFound.
 func (e *Engine) Get(ctx context.Context, id string) (Request, error) {
-	r, err := e.store.Get(ctx, id)
-	if err != nil {
-		return Request{}, err
-	}
-	if e.forgotten(r, e.now()) {
-		return Request{}, ErrNotFound
-	}
-	return r, nil
+	var r Request
+	err := e.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = tx.Request(id)
+		return err
+	})
+	return r, err
 }
 
-// List returns every request within retention, oldest first.
-func (e *Engine) List(ctx context.Context) ([]Request, error) {
-	all, err := e.store.List(ctx)
-	if err != nil {
-		return nil, err
+// NewLock builds the lock job for person, ready for OpenLock: a fresh ID,
+// its deadline, and where it is shown (report, a post key).
+func NewLock(person Person, origin Origin, reason, report string, now time.Time, deadline time.Duration, dryRun bool) LockJob {
+	id := NewID()
+	if report == "" {
+		report = PostKey(PostLock, id)
 	}
-	now := e.now()
-	out := all[:0]
-	for _, r := range all {
-		if !e.forgotten(r, now) {
-			out = append(out, r)
+	return LockJob{
+		ID: id, Key: EmailKey(person.Email), Person: person, Origin: origin, Reason: reason,
+		State: JobQueued, Created: now, Updated: now, Deadline: now.Add(cmp.Or(deadline, DefaultLockDeadline)),
+		DryRun: dryRun, Report: report,
+	}
+}
+
+// OpenLock stores a new lock job, journals it as kind (KindAutoLock for a
+// lock nobody approved; none for an approved request, whose approval is
+// its record), schedules its lock task and shows it on channel.
+func OpenLock(tx Tx, j LockJob, kind Kind, channel string, priority int) error {
+	if j.ID == "" || !j.State.Valid() {
+		return fmt.Errorf("%w: a lock job needs an ID and a known state", ErrInvalid)
+	}
+	if err := tx.PutLock(j.Clone()); err != nil {
+		return err
+	}
+	if kind != "" {
+		var evType, evID string
+		if len(j.Triggers) > 0 {
+			evType, evID = j.Triggers[0].Type, j.Triggers[0].ID
+		}
+		if err := tx.Append(Record{Time: j.Created, Kind: kind, ID: j.ID, Actor: j.Origin.Actor, Target: j.Target(),
+			Details: details("origin", j.Origin.Kind, "event_type", evType, "event_id", evID, "reason", j.Reason,
+				"deadline", j.Deadline.UTC().Format(time.RFC3339), "dry_run", boolDetail(j.DryRun))}); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	if err := tx.Enqueue(Task{Kind: TaskLock, Key: j.ID}); err != nil {
+		return err
+	}
+	return Touch(tx, j.Report, channel, priority, j.Created)
 }
 
-// forgotten reports whether r is a finished request older than retention.
-func (e *Engine) forgotten(r Request, now time.Time) bool {
-	return r.State.Terminal() && now.Sub(r.DecidedAt) > e.retention
-}
+// isNotFound reports a record that is not there.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

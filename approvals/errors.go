@@ -15,23 +15,19 @@ var (
 	// distinct people.
 	ErrAlreadyApproved = errors.New("approvals: user already approved this request")
 	// ErrNotPending: the request was already decided (approved, denied,
-	// expired, cancelled, executing, done or failed).
+	// expired or cancelled).
 	ErrNotPending = errors.New("approvals: request is no longer pending")
 	// ErrExpired: the request was still pending but past its deadline; the
 	// call that returns it has moved the request to expired.
 	ErrExpired = errors.New("approvals: request has expired")
-	// ErrNotFound: no such request, or it is older than the retention period.
-	ErrNotFound = errors.New("approvals: request not found")
+	// ErrNotFound: no such record (request, lock job, trigger, post or
+	// value), or it is older than the store keeps.
+	ErrNotFound = errors.New("approvals: not found")
 )
 
-// Errors that are not refusals of a click but misuse or a broken store.
-var (
-	errInvalid   = errors.New("approvals: invalid request")
-	errDuplicate = errors.New("approvals: request ID already exists")
-	errClosed    = errors.New("approvals: closed")
-	errIDChanged = errors.New("approvals: update must not change the request ID")
-	errPINDetail = errors.New("approvals: journal record refused: a details key names a PIN")
-)
+// ErrInvalid wraps a record that cannot be stored: no ID, an unknown
+// state. It is a bug in the caller, never a refusal of a person.
+var ErrInvalid = errors.New("approvals: invalid record")
 
 // refusalReasons are the short names journaled with a refused click. They are
 // part of the audit format, so they must stay stable.

@@ -1,0 +1,32 @@
+package approvals
+
+import "strings"
+
+// EmailKey is the form in which two emails are compared: surrounding space
+// trimmed and ASCII letters folded to lower case, nothing else. Unicode
+// folding would make look-alikes equal (a Kelvin sign folds to "k", a long
+// s to "s"), and a look-alike is a different person: locking one for the
+// other is the worst mistake lockbot can make.
+func EmailKey(email string) string {
+	email = strings.TrimSpace(email)
+	b := []byte(email)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// SameEmail reports whether a and b name the same mailbox by the rule of
+// EmailKey.
+func SameEmail(a, b string) bool { return a != "" && EmailKey(a) == EmailKey(b) }
+
+// DomainOf returns the EmailKey of the part after the last "@", or "".
+func DomainOf(email string) string {
+	i := strings.LastIndexByte(email, '@')
+	if i < 0 {
+		return ""
+	}
+	return EmailKey(email[i+1:])
+}

@@ -1,0 +1,38 @@
+package approvals
+
+import (
+	"errors"
+	"time"
+)
+
+// Touch records that the message of the post at key must show a change:
+// it creates the post the first time (kind, ref, channel and priority are
+// used then) and bumps its revision, so that its channel's writer posts or
+// edits it. A post standing in a digest touches the digest instead. A
+// more urgent priority is kept.
+func Touch(tx Tx, key, channel string, priority int, now time.Time) error {
+	p, err := tx.Post(key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		kind, ref := SplitPostKey(key)
+		p = Post{Key: key, Kind: kind, Ref: ref, Channel: channel, Priority: priority, Created: now}
+	case err != nil:
+		return err
+	}
+	if p.Digest != "" {
+		return Touch(tx, p.Digest, p.Channel, PriorityBulk, now)
+	}
+	p.Rev++
+	p.Priority = min(p.Priority, priority)
+	p.NextTry = time.Time{}
+	return tx.PutPost(p)
+}
+
+// Notify adds a one-off notice to channel, posted by its writer in turn
+// (in thread, when thread is set). text is plain: the writer escapes it,
+// so names and emails in it are shown, never followed. It is never a PIN.
+func Notify(tx Tx, channel, thread, text string, priority int, now time.Time) error {
+	id := NewID()
+	return tx.PutPost(Post{Key: PostKey(PostNotice, id), Kind: PostNotice, Ref: id, Channel: channel, Thread: thread,
+		Text: text, Priority: priority, Created: now, Rev: 1})
+}

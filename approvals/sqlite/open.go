@@ -1,0 +1,233 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite" // the pure-Go driver registered as "sqlite"
+
+	"github.com/lockbot/lockbot/approvals"
+)
+
+// FileName is the database inside the state directory.
+const FileName = "lockbot.db"
+
+// Options tunes a Store. Zero values take the defaults.
+type Options struct {
+	// Logger receives what the store cannot return: a task that failed,
+	// River's own warnings. The default discards.
+	Logger *slog.Logger
+	// Now is the clock of records the store stamps itself (default
+	// time.Now).
+	Now func() time.Time
+	// PollInterval is how often idle task workers look for tasks that came
+	// from outside this process or whose time came (default 200ms); tasks
+	// this process enqueues start at once.
+	PollInterval time.Duration
+	// OrphanCheck is how often the store looks for tasks left running by a
+	// process that died, and OrphanAfter how long such a task must have
+	// been running before it is taken back (defaults 2s and 10s).
+	OrphanCheck, OrphanAfter time.Duration
+}
+
+// Store is the SQLite approvals.Store. Create it with Open.
+type Store struct {
+	db     *sql.DB
+	driver *riversqlite.Driver
+	lock   *dirLock
+	path   string
+	log    *slog.Logger
+	now    func() time.Time
+	opts   Options
+
+	// river inserts tasks: an insert-only client until Work starts, then
+	// the working one, whose inserts wake its own workers at once.
+	river atomic.Pointer[river.Client[*sql.Tx]]
+
+	working sync.Map // River job ID → struct{} while its handler runs here
+	closed  atomic.Bool
+}
+
+var _ approvals.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the store in dir: lockbot.db and its
+// lock. dir "" keeps everything in memory, for tests and the demo. It
+// refuses a directory another process holds (wrapping ErrInUse), a
+// damaged database, and one written by a newer lockbot.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	s := &Store{log: opts.Logger, now: opts.Now, opts: opts}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	dsn := "file::memory:"
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: state directory: %w", err)
+		}
+		lock, err := lockDir(filepath.Join(dir, LockFileName))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		s.lock = lock
+		s.path = filepath.Join(dir, FileName)
+		dsn = "file:" + (&url.URL{Path: s.path}).EscapedPath()
+	}
+	// WAL with synchronous=FULL: a commit is on disk when Update returns.
+	// IMMEDIATE transactions take the write lock at BEGIN, so a
+	// transaction never fails half-way because another wanted to write.
+	dsn += "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, s.fail(fmt.Errorf("sqlite: open %s: %w", s.name(), err))
+	}
+	// One connection: SQLite has one writer anyway, River's SQLite driver
+	// needs it to avoid SQLITE_BUSY, and an in-memory database lives as
+	// long as its connection.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	s.db = db
+	if err := s.prepare(ctx); err != nil {
+		return nil, s.fail(err)
+	}
+	s.driver = riversqlite.New(db)
+	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: s.riverLogger()})
+	if err != nil {
+		return nil, s.fail(fmt.Errorf("sqlite: task tables: %w", err))
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, s.fail(fmt.Errorf("sqlite: migrate the task tables of %s: %w", s.name(), err))
+	}
+	// Nothing else can be running tasks on this file: the lock says so.
+	// Any task left running was cut off by a crash and is taken back now.
+	if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`); err != nil {
+		return nil, s.fail(fmt.Errorf("sqlite: take back interrupted tasks: %w", err))
+	}
+	inserter, err := river.NewClient(s.driver, &river.Config{Logger: s.riverLogger()})
+	if err != nil {
+		return nil, s.fail(fmt.Errorf("sqlite: task client: %w", err))
+	}
+	s.river.Store(inserter)
+	return s, nil
+}
+
+// name is the database for messages.
+func (s *Store) name() string {
+	if s.path == "" {
+		return "the in-memory database"
+	}
+	return s.path
+}
+
+// fail releases what a failed Open holds.
+func (s *Store) fail(err error) error {
+	if s.db != nil {
+		_ = s.db.Close()
+	}
+	_ = s.lock.release()
+	return err
+}
+
+// prepare checks the database and creates or checks lockbot's tables.
+func (s *Store) prepare(ctx context.Context) error {
+	var check string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&check); err != nil {
+		return fmt.Errorf("sqlite: %s cannot be read (%w); if it is damaged, restore it from a backup", s.name(), err)
+	}
+	if check != "ok" {
+		return fmt.Errorf("sqlite: %s is damaged (%s); restore it from a backup, or move it away to start empty", s.name(), check)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", s.name(), err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: create the tables of %s: %w", s.name(), err)
+	}
+	var v string
+	err = tx.QueryRowContext(ctx, `SELECT value FROM lockbot_meta WHERE key = 'schema_version'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("sqlite: read the schema version of %s: %w", s.name(), err)
+	default:
+		n, _ := strconv.Atoi(v)
+		if n > schemaVersion {
+			return fmt.Errorf("sqlite: %s was written by a newer lockbot (schema %d; this one knows %d): run that version, or restore a backup", s.name(), n, schemaVersion)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO lockbot_meta(key, value) VALUES('schema_version', ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, strconv.Itoa(schemaVersion)); err != nil {
+		return fmt.Errorf("sqlite: record the schema version of %s: %w", s.name(), err)
+	}
+	return tx.Commit()
+}
+
+// riverLogger is River's share of the store's logger: warnings only.
+func (s *Store) riverLogger() *slog.Logger {
+	return slog.New(levelAtLeast{s.log.Handler(), slog.LevelWarn})
+}
+
+// Ping implements approvals.Store: it proves the database can be written.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO lockbot_meta(key, value) VALUES('ping', ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, stamp(s.now()))
+	if err != nil {
+		return fmt.Errorf("sqlite: %s cannot be written: %w", s.name(), err)
+	}
+	return nil
+}
+
+// Close implements approvals.Store.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	err := s.db.Close()
+	if lerr := s.lock.release(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// errClosed is returned by a store used after Close.
+var errClosed = errors.New("sqlite: store is closed")
+
+// levelAtLeast passes on records of at least min.
+type levelAtLeast struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelAtLeast) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelAtLeast) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelAtLeast{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h levelAtLeast) WithGroup(name string) slog.Handler {
+	return levelAtLeast{h.Handler.WithGroup(name), h.min}
+}

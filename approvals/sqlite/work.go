@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/lockbot/lockbot/approvals"
+)
+
+// maxAttempts is high enough never to be reached: a task is never given up
+// (its handler decides when work is over), and with backoff capped at five
+// minutes it is months of attempts.
+const maxAttempts = 25_000
+
+// defaultTimeout bounds an attempt whose Handler sets none.
+const defaultTimeout = time.Minute
+
+// taskArgs are River's arguments for every task: one River job kind, with
+// lockbot's task kind as the queue.
+type taskArgs struct {
+	TaskKind string `json:"kind"`
+	TaskKey  string `json:"key"`
+}
+
+// Kind implements river.JobArgs.
+func (taskArgs) Kind() string { return "lockbot_task" }
+
+// taskWorker runs River jobs with lockbot's handlers.
+type taskWorker struct {
+	river.WorkerDefaults[taskArgs]
+	s        *Store
+	handlers map[string]approvals.Handler
+}
+
+// Work implements river.Worker.
+func (w *taskWorker) Work(ctx context.Context, job *river.Job[taskArgs]) error {
+	h, ok := w.handlers[job.Args.TaskKind]
+	if !ok {
+		// Only queues with a handler are worked, so this is a task moved
+		// between queues by hand; leave it for later rather than drop it.
+		return river.JobSnooze(time.Minute)
+	}
+	w.s.working.Store(job.ID, time.Time{})
+	defer w.s.working.Store(job.ID, time.Now())
+	err := h.Run(ctx, approvals.TaskRun{
+		Task:    approvals.Task{Kind: job.Args.TaskKind, Key: job.Args.TaskKey, At: job.ScheduledAt},
+		Attempt: job.Attempt,
+	})
+	if err == nil {
+		return nil
+	}
+	if d, ok := approvals.RetryDelay(err); ok {
+		return river.JobSnooze(d)
+	}
+	if ctx.Err() == nil {
+		w.s.log.Warn("task failed; it will be tried again", "kind", job.Args.TaskKind, "key", job.Args.TaskKey,
+			"attempt", job.Attempt, "retry_in", approvals.TaskBackoff(job.Attempt), "err", err)
+	}
+	return err
+}
+
+// Timeout implements river.Worker: each kind's own bound.
+func (w *taskWorker) Timeout(job *river.Job[taskArgs]) time.Duration {
+	return cmp.Or(w.handlers[job.Args.TaskKind].Timeout, defaultTimeout)
+}
+
+// NextRetry implements river.Worker.
+func (w *taskWorker) NextRetry(job *river.Job[taskArgs]) time.Time {
+	return time.Now().Add(approvals.TaskBackoff(job.Attempt))
+}
+
+// Work implements approvals.Store.
+func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler) error {
+	if len(handlers) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	workers := river.NewWorkers()
+	w := &taskWorker{s: s, handlers: handlers}
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	queues := make(map[string]river.QueueConfig, len(handlers))
+	longest := defaultTimeout
+	for kind, h := range handlers {
+		if h.Run == nil {
+			return fmt.Errorf("sqlite: the handler of %q has no Run", kind)
+		}
+		queues[kind] = river.QueueConfig{MaxWorkers: max(h.Workers, 1)}
+		longest = max(longest, h.Timeout)
+	}
+	client, err := river.NewClient(s.driver, &river.Config{
+		Queues:               queues,
+		Workers:              workers,
+		FetchPollInterval:    cmp.Or(s.opts.PollInterval, 200*time.Millisecond),
+		FetchCooldown:        10 * time.Millisecond,
+		JobTimeout:           longest,
+		RescueStuckJobsAfter: 2*longest + time.Minute,
+		MaxAttempts:          maxAttempts,
+		Logger:               s.riverLogger(),
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: task client: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sqlite: start the task workers: %w", err)
+	}
+	inserter := s.river.Swap(client)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.takeBackOrphans(ctx) })
+	<-ctx.Done()
+	s.river.Store(inserter)
+	// Tasks under way finish; each is bounded by its timeout.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), longest+5*time.Second)
+	defer cancel()
+	err = client.Stop(stopCtx)
+	wg.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("sqlite: stop the task workers: %w", err)
+	}
+	return nil
+}
+
+// takeBackOrphans makes tasks that are marked running but that no handler
+// of this process runs available again. The directory lock means no other
+// process can be running them: such a task was cut off (its handler
+// panicked, or the write marking it done failed on a full disk) and would
+// otherwise wait for River's stuck-job rescue. A task is only taken back
+// once it has been running for OrphanAfter and its handler is not known
+// to have ended within the last minute, so one that River has just fetched
+// or just finished is never run twice.
+func (s *Store) takeBackOrphans(ctx context.Context) {
+	every := cmp.Or(s.opts.OrphanCheck, 2*time.Second)
+	after := cmp.Or(s.opts.OrphanAfter, 10*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.takeBackOnce(ctx, after); err != nil && ctx.Err() == nil {
+			s.log.Warn("could not check for interrupted tasks", "err", err)
+		}
+	}
+}
+
+func (s *Store) takeBackOnce(ctx context.Context, after time.Duration) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM river_job WHERE state = 'running' AND attempted_at < datetime('now', ?, 'subsec')`,
+		fmt.Sprintf("-%d seconds", int(after.Seconds())))
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	_ = rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if v, ok := s.working.Load(id); ok {
+			if ended := v.(time.Time); ended.IsZero() || time.Since(ended) < time.Minute {
+				continue
+			}
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE id = ? AND state = 'running'`, id); err != nil {
+			return err
+		}
+		s.log.Warn("took back an interrupted task", "river_job", id)
+	}
+	s.working.Range(func(k, v any) bool {
+		if ended := v.(time.Time); !ended.IsZero() && time.Since(ended) > time.Minute {
+			s.working.Delete(k)
+		}
+		return true
+	})
+	return nil
+}
+
+// Lead implements approvals.Store. The directory lock makes this process
+// the only one on the store, so it always leads: fn runs at once, and
+// again after a pause if it returns before ctx ends.
+func (s *Store) Lead(ctx context.Context, name string, fn func(context.Context) error) error {
+	for {
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelError
+		}
+		s.log.Log(ctx, level, "leader work ended; starting it again", "work", name, "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
