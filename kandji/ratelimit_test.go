@@ -3,6 +3,7 @@ package kandji
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
+
+	"github.com/lockbot/lockbot/kandji/kandjitest"
 )
 
 func TestBurstIsOneSecondsWorth(t *testing.T) {
@@ -57,51 +60,59 @@ func TestPriorityFromContext(t *testing.T) {
 
 // TestConcurrentBurstNeverExceedsRate fires 200 calls at once at a fake whose cap matches the
 // client's budget (150/s, bursts of 150) and checks at the fake that nothing was throttled and
-// that the arrival times fit the token bucket.
+// that the arrival times fit the token bucket exactly. It runs on synctest's clock with the fake
+// served in-process, so scheduling delays on a busy machine cannot bunch arrivals together.
 func TestConcurrentBurstNeverExceedsRate(t *testing.T) {
 	const perSecond, calls = 150, 200
-	// Arrival at the fake lags token taking by a varying network delay, so two requests taken a
-	// token apart can arrive closer together; a few tokens of slack absorb that jitter, far fewer
-	// than an unlimited client would overshoot by (50).
-	const jitterSlack = 5
-	c, fake := macTenant(t, WithRatePerHour(perSecond*3600), WithRetries(1, time.Millisecond, time.Millisecond))
-	fake.SetRateCap(perSecond, perSecond+jitterSlack)
-
-	var wg sync.WaitGroup
-	errs := make(chan error, calls)
-	for i := range calls {
-		wg.Go(func() {
-			ctx := t.Context()
-			if i%2 == 0 {
-				ctx = WithPriority(ctx, Bulk)
-			}
-			_, err := c.Device(ctx, "mac-1")
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	fake := kandjitest.NewServer(kandjitest.WithDevices(kandjitest.Device{ID: "mac-1", UserEmail: "alice@corp.example"}))
+	t.Cleanup(fake.Close)
+	synctest.Test(t, func(t *testing.T) {
+		fake.SetRateCap(perSecond, perSecond)
+		c, err := New(fake.URL(), fake.Token(), WithRatePerHour(perSecond*3600),
+			WithRetries(1, time.Millisecond, time.Millisecond),
+			WithHTTPClient(&http.Client{Transport: handlerTransport{fake.Handler()}}))
 		require.NoError(t, err)
-	}
+		start := time.Now()
 
-	assert.Zero(t, fake.Throttled())
-	reqs := fake.Requests()
-	require.Len(t, reqs, calls)
-	at := make([]time.Time, len(reqs))
-	for i, r := range reqs {
-		at[i] = r.At
-	}
-	slices.SortFunc(at, time.Time.Compare)
-	burst := c.limiter.bucket.Burst()
-	require.Equal(t, perSecond, burst)
-	for i := range at {
-		for j := i; j < len(at); j++ {
-			allowed := float64(burst+jitterSlack) + perSecond*at[j].Sub(at[i]).Seconds()
-			require.LessOrEqual(t, float64(j-i+1), allowed,
-				"requests %d..%d arrived within %v", i, j, at[j].Sub(at[i]))
+		var wg sync.WaitGroup
+		errs := make(chan error, calls)
+		for i := range calls {
+			wg.Go(func() {
+				ctx := t.Context()
+				if i%2 == 0 {
+					ctx = WithPriority(ctx, Bulk)
+				}
+				_, err := c.Device(ctx, "mac-1")
+				errs <- err
+			})
 		}
-	}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+
+		assert.Zero(t, fake.Throttled())
+		reqs := fake.Requests()
+		require.Len(t, reqs, calls)
+		at := make([]time.Time, len(reqs))
+		for i, r := range reqs {
+			at[i] = r.At
+		}
+		slices.SortFunc(at, time.Time.Compare)
+		burst := c.limiter.bucket.Burst()
+		require.Equal(t, perSecond, burst)
+		for i := range at {
+			for j := i; j < len(at); j++ {
+				// 1e-6 of a token absorbs the rate package rounding waits to whole nanoseconds.
+				allowed := float64(burst) + perSecond*at[j].Sub(at[i]).Seconds() + 1e-6
+				require.LessOrEqual(t, float64(j-i+1), allowed,
+					"requests %d..%d arrived within %v", i, j, at[j].Sub(at[i]))
+			}
+		}
+		// The 50 beyond the burst took a token each, 1/150 s apart.
+		assert.InDelta(t, time.Duration(calls-burst)*time.Second/perSecond, at[len(at)-1].Sub(start), float64(time.Microsecond))
+	})
 }
 
 // TestInteractiveGoesFirst queues bulk and background callers behind a bulk caller that holds the

@@ -25,6 +25,7 @@ package kandjitest
 import (
 	"context"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -70,6 +71,7 @@ type Request struct {
 // Server is a fake Kandji tenant. Create it with NewServer and Close it when done.
 type Server struct {
 	srv   *httptest.Server
+	h     http.Handler
 	token string
 	now   func() time.Time
 
@@ -155,12 +157,18 @@ func NewServer(opts ...Option) *Server {
 			opt(s)
 		}
 	}
-	s.srv = httptest.NewServer(s.handler())
+	s.h = s.handler()
+	s.srv = httptest.NewServer(s.h)
 	return s
 }
 
 // URL is the base URL to give kandji.New (without the /api/v1 suffix).
 func (s *Server) URL() string { return s.srv.URL }
+
+// Handler serves the fake in-process, the way URL serves it over the network. A test inside a
+// testing/synctest bubble calls it from an http.RoundTripper, since real sockets would keep the
+// bubble's clock from advancing.
+func (s *Server) Handler() http.Handler { return s.h }
 
 // Token is the bearer token the fake accepts.
 func (s *Server) Token() string { return s.token }
