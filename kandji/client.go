@@ -1,19 +1,28 @@
 // Package kandji is the only code in lockbot that talks to the Kandji ("Iru Endpoint") MDM REST
-// API: it finds the devices assigned to a person by exact email, sends the MDM Lock command and
-// reads Mac unlock PINs.
+// API: it finds the devices assigned to a person by email, sends the MDM Lock command, reads
+// Mac unlock PINs and the MDM command list that says whether a lock is on its way.
 //
 // Kandji allows 10,000 requests an hour per tenant, shared by every API token, and documents
 // neither 429s nor idempotency for commands. So a Client spends a client-side rate budget that
 // every call shares (interactive work first, see Priority), retries reads on throttling and
-// server errors, retries the lock only where a retry cannot harm, and reports every non-2xx
-// answer as an *Error that errors.Is can classify.
+// server errors, never repeats a lock that may have reached Kandji, and reports every non-2xx
+// answer as an *Error that errors.Is can classify, its message cleaned of PINs and the token.
+//
+// Kandji documents: the device list's user_email ("containing") and user_email_exact
+// ("matching") filters and its hard limit of 300 per page; the lock's 200 {"PIN": …} for a Mac
+// and 400 "This device is already locked."; 400 "Command is not allowed for current device";
+// the command list's envelope and its status numbers (1 pending, 2 running, 3 completed, 4
+// failed, 5 NotNow). It does not document, and this package therefore assumes the least: whether
+// the email filters ignore case or spaces (DevicesByEmail asks with both and re-checks every
+// answer with EqualEmail); what a 409 means (Lock reads the command list, as for any refusal);
+// the order of the command list (the newest lock is found by date, at either end); the
+// command_type Kandji gives a lock (Apple's "DeviceLock" is matched in either field, in any
+// case); and the label of the command-list permission (see Permission).
 package kandji
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,7 +50,8 @@ type Client struct {
 }
 
 // New returns a Client for the tenant at baseURL ("https://SUB.api.kandji.io" or
-// "https://SUB.api.eu.kandji.io"; a trailing "/" or "/api/v1" is tolerated). Plain http:// is
+// "https://SUB.api.eu.kandji.io"), read as NormalizeBaseURL does: a bare host such as Kandji's
+// web app shows it gets https://, and a trailing "/" or "/api/v1" is tolerated. Plain http:// is
 // accepted only for loopback hosts, so a typo cannot send the token over the network in clear.
 func New(baseURL, token string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
@@ -53,7 +63,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	base, err := parseBaseURL(baseURL)
+	base, _, err := parseBaseURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -83,51 +93,6 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 // Authorization header to another host, and Kandji's API has no reason to redirect.
 func refuseRedirect(*http.Request, []*http.Request) error {
 	return http.ErrUseLastResponse
-}
-
-// parseBaseURL checks the tenant URL. Its errors never quote the raw input, which might carry
-// credentials in its user-info part.
-func parseBaseURL(raw string) (*url.URL, error) {
-	const want = "want https://SUBDOMAIN.api.kandji.io or https://SUBDOMAIN.api.eu.kandji.io"
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, fmt.Errorf("kandji: empty base URL (%s)", want)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("kandji: base URL is not a valid URL (%s)", want)
-	}
-	switch {
-	case u.User != nil:
-		return nil, errors.New("kandji: base URL must not contain user info; pass the API token separately")
-	case u.Opaque != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("kandji: base URL must not carry a query or fragment (%s)", want)
-	case u.Hostname() == "":
-		return nil, fmt.Errorf("kandji: base URL has no host (%s)", want)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	switch scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("kandji: refusing plain http:// base URL for host %q: use https "+
-				"(plain http is allowed only for loopback hosts: 127.0.0.0/8, ::1, localhost)", u.Hostname())
-		}
-	default:
-		return nil, fmt.Errorf("kandji: base URL scheme %q is not supported (%s)", u.Scheme, want)
-	}
-	path := strings.TrimRight(u.Path, "/")
-	path = strings.TrimRight(strings.TrimSuffix(path, apiPrefix), "/")
-	return &url.URL{Scheme: scheme, Host: u.Host, Path: path}, nil
-}
-
-// isLoopback reports whether host can only be reached on this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // isSpaceOrControl flags runes that must never reach an HTTP header value.

@@ -35,7 +35,15 @@ func TestNewBaseURL(t *testing.T) {
 		{in: "http://10.0.0.1", wantErr: "allowed only for loopback hosts"},
 		{in: "http://128.0.0.1", wantErr: "allowed only for loopback hosts"},
 		{in: "ftp://acme.api.kandji.io", wantErr: `scheme "ftp" is not supported`},
-		{in: "acme.api.kandji.io", wantErr: "has no host"},
+		{in: "acme.api.kandji.io", wantBase: "https://acme.api.kandji.io"},
+		{in: " acme.api.eu.kandji.io/api/v1/ ", wantBase: "https://acme.api.eu.kandji.io"},
+		{in: "//acme.api.kandji.io", wantBase: "https://acme.api.kandji.io"},
+		{in: "localhost:8080", wantBase: "https://localhost:8080"},
+		{in: "http//acme.api.kandji.io", wantErr: "host is not a domain name"},
+		{in: "acme", wantErr: "host is not a domain name"},
+		{in: "acme.api.kandji.io?token=abc", wantErr: "must not carry a query"},
+		{in: "user:hunter2@acme.api.kandji.io", wantErr: "must not contain user info"},
+		{in: "http://localhoſt:8080", wantErr: "allowed only for loopback hosts"},
 		{in: "", wantErr: "empty base URL"},
 		{in: "https://", wantErr: "has no host"},
 		{in: "https://acme.api.kandji.io/?token=abc", wantErr: "must not carry a query"},
@@ -56,6 +64,39 @@ func TestNewBaseURL(t *testing.T) {
 			assert.Equal(t, tt.wantBase, c.base.String())
 		})
 	}
+}
+
+// TestNormalizeBaseURL checks the form the configuration layer sees, and that it says when it
+// added the scheme so that the operator can be warned.
+func TestNormalizeBaseURL(t *testing.T) {
+	tests := []struct {
+		in        string
+		want      string
+		wantAdded bool
+	}{
+		{"acme.api.kandji.io", "https://acme.api.kandji.io", true},
+		{"ACME.api.kandji.io/", "https://ACME.api.kandji.io", true},
+		{"//acme.api.eu.kandji.io", "https://acme.api.eu.kandji.io", true},
+		{"127.0.0.1:9", "https://127.0.0.1:9", true},
+		{"https://acme.api.kandji.io/api/v1", "https://acme.api.kandji.io", false},
+		{"HTTPS://acme.api.kandji.io", "https://acme.api.kandji.io", false},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, added, err := NormalizeBaseURL(tt.in)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.wantAdded, added)
+			c, err := New(tt.in, "tok")
+			require.NoError(t, err)
+			assert.Equal(t, got, c.base.String(), "New uses the same form")
+		})
+	}
+	got, added, err := NormalizeBaseURL("http://acme.api.kandji.io")
+	require.Error(t, err, "plain http stays loopback-only")
+	assert.Empty(t, got)
+	assert.False(t, added)
 }
 
 // TestBaseURLReachesAPIPath checks end to end that every accepted spelling of the base URL ends up
@@ -159,7 +200,7 @@ func TestRequestHeadersAndQuery(t *testing.T) {
 			_, err = c.Lock(t.Context(), "dev-1", LockOptions{})
 			require.NoError(t, err)
 
-			require.Len(t, got, 2)
+			require.Len(t, got, 3)
 			for _, r := range got {
 				assert.Equal(t, "Bearer "+testToken, r.Header.Get("Authorization"))
 				assert.Equal(t, "application/json", r.Header.Get("Accept"))
@@ -169,7 +210,9 @@ func TestRequestHeadersAndQuery(t *testing.T) {
 			assert.Empty(t, got[0].Header.Get("Content-Type"), "a GET has no body")
 			assert.Equal(t, "limit=300&offset=0&ordering=serial_number&user_email_exact=first.last%2Bit%40corp.example",
 				got[0].URL.RawQuery)
-			assert.Equal(t, "application/json", got[1].Header.Get("Content-Type"))
+			assert.Equal(t, "limit=300&offset=0&ordering=serial_number&user_email=first.last%2Bit%40corp.example",
+				got[1].URL.RawQuery)
+			assert.Equal(t, "application/json", got[2].Header.Get("Content-Type"))
 		})
 	}
 }

@@ -49,7 +49,7 @@ func (d Device) Email() string {
 
 // IsMac reports whether the device is a Mac, the only platform whose lock returns an unlock PIN.
 func (d Device) IsMac() bool {
-	return strings.EqualFold(d.Platform, "Mac")
+	return asciiEqualFold(d.Platform, "Mac")
 }
 
 // wireDevice mirrors Kandji's JSON. Every field is tolerant of the type drift seen in the wild so
@@ -126,7 +126,7 @@ func (f *userField) UnmarshalJSON(data []byte) error {
 	}
 	u := User{
 		ID:         strings.TrimSpace(string(w.ID)),
-		Email:      strings.TrimSpace(string(w.Email)),
+		Email:      trimASCIISpace(string(w.Email)),
 		Name:       string(w.Name),
 		IsArchived: bool(w.IsArchived),
 	}

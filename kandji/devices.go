@@ -1,12 +1,14 @@
 package kandji
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,25 +16,38 @@ import (
 // pageSize is Kandji's hard upper limit of devices per list request.
 const pageSize = 300
 
-// DevicesByEmail returns every device whose assigned user's email equals email, ignoring case
-// (nil when there are none). Kandji's user_email_exact filter does the narrowing, but every
-// returned device is checked again here, so alice@corp.com can never match xalice@corp.com or
-// alice@corp.com.evil whatever the server does with the filter. An empty or malformed email is
-// refused with ErrInvalidInput before any request.
+// DevicesByEmail returns every device whose assigned user's email equals email by EqualEmail's
+// rule (nil when there are none). An empty or malformed email is refused with ErrInvalidInput
+// before any request.
+//
+// Whether Kandji's filters ignore case or surrounding spaces is undocumented, so one filter alone
+// could miss a device stored as " Alice@Corp.com ". DevicesByEmail therefore asks twice, with
+// user_email_exact and with the user_email "containing" filter, and merges the answers. Every
+// device either returns is checked again here, so alice@corp.com never matches xalice@corp.com
+// or alice@corp.com.evil whatever the server does with the filters. The result is in serial
+// number order. Only Inventory, matched with EqualEmail, is complete if both filters are case
+// sensitive and Kandji stores the address in another case.
 func (c *Client) DevicesByEmail(ctx context.Context, email string) ([]Device, error) {
 	email, err := checkEmail(email)
 	if err != nil {
 		return nil, err
 	}
 	var out []Device
-	for d, err := range c.pages(ctx, url.Values{"user_email_exact": {email}}) {
-		if err != nil {
-			return nil, err
-		}
-		if d.User != nil && strings.EqualFold(d.User.Email, email) {
-			out = append(out, d)
+	seen := make(map[string]bool)
+	for _, filter := range [...]string{"user_email_exact", "user_email"} {
+		for d, err := range c.pages(ctx, url.Values{filter: {email}}) {
+			if err != nil {
+				return nil, err
+			}
+			if d.User != nil && EqualEmail(d.User.Email, email) && !seen[d.ID] {
+				seen[d.ID] = true
+				out = append(out, d)
+			}
 		}
 	}
+	slices.SortStableFunc(out, func(a, b Device) int {
+		return cmp.Or(strings.Compare(a.Serial, b.Serial), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
@@ -125,10 +140,11 @@ func devicePath(id string) string {
 // maxEmailLen is the longest address SMTP allows.
 const maxEmailLen = 254
 
-// checkEmail trims email and refuses anything that is not a bare address, so an empty filter
-// (which a server may ignore, listing every device) is never sent.
+// checkEmail trims surrounding ASCII whitespace from email and refuses anything that is not a
+// bare address, so an empty filter (which a server may ignore, listing every device) is never
+// sent. It changes no letter's case: the filters get the address as the caller spelled it.
 func checkEmail(email string) (string, error) {
-	email = strings.TrimSpace(email)
+	email = trimASCIISpace(email)
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Name != "" || addr.Address != email || len(email) > maxEmailLen {
 		return "", fmt.Errorf("%w: %q is not an email address", ErrInvalidInput, truncate(email, 64))

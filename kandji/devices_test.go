@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -155,35 +156,69 @@ func trapTenant() []kandjitest.Device {
 	}
 }
 
+// TestDevicesByEmail asks with both of Kandji's email filters, because the fake (like a strict
+// Kandji) matches user_email_exact byte for byte: the "containing" filter finds the devices whose
+// stored email differs in case or surrounding spaces, and the client-side check drops the rest.
 func TestDevicesByEmail(t *testing.T) {
 	c, fake := fakeTenant(t, trapTenant())
 	tests := []struct {
-		email     string
-		wantIDs   []string
-		wantQuery string
+		email   string
+		wantIDs []string
+		encoded string
 	}{
-		{"alice@corp.example", []string{"alice-mac", "alice-phone"}, "user_email_exact=alice%40corp.example"},
-		{"  ALICE@corp.EXAMPLE ", []string{"alice-mac", "alice-phone"}, "user_email_exact=ALICE%40corp.EXAMPLE"},
-		{"alice+it@corp.example", []string{"tagged-mac"}, "user_email_exact=alice%2Bit%40corp.example"},
-		{"xalice@corp.example", []string{"xalice-mac"}, "user_email_exact=xalice%40corp.example"},
-		{"bob@corp.example", []string{"bob-mac"}, "user_email_exact=bob%40corp.example"},
-		{"nobody@corp.example", nil, "user_email_exact=nobody%40corp.example"},
+		{"alice@corp.example", []string{"alice-mac", "alice-phone"}, "alice%40corp.example"},
+		{"  ALICE@corp.EXAMPLE ", []string{"alice-mac", "alice-phone"}, "ALICE%40corp.EXAMPLE"},
+		{"alice+it@corp.example", []string{"tagged-mac"}, "alice%2Bit%40corp.example"},
+		{"xalice@corp.example", []string{"xalice-mac"}, "xalice%40corp.example"},
+		{"bob@corp.example", []string{"bob-mac"}, "bob%40corp.example"},
+		{"nobody@corp.example", nil, "nobody%40corp.example"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.email, func(t *testing.T) {
 			before := len(fake.Requests())
 			ds, err := c.DevicesByEmail(t.Context(), tt.email)
 			require.NoError(t, err)
-			var ids []string
-			for _, d := range ds {
-				ids = append(ids, d.ID)
-			}
-			assert.Equal(t, tt.wantIDs, ids)
+			assert.Equal(t, tt.wantIDs, deviceIDs(ds))
 			reqs := fake.Requests()[before:]
-			require.Len(t, reqs, 1)
-			assert.Contains(t, reqs[0].RawQuery, tt.wantQuery)
+			require.Len(t, reqs, 2)
+			assert.Contains(t, reqs[0].RawQuery, "&user_email_exact="+tt.encoded)
+			assert.Contains(t, reqs[1].RawQuery, "&user_email="+tt.encoded)
+			assert.NotContains(t, reqs[1].RawQuery, "user_email_exact")
 		})
 	}
+}
+
+// TestDevicesByEmailStoredOddly finds devices whose assignment Kandji stores with surrounding
+// spaces or in another case, which user_email_exact alone would miss, and never one whose email
+// differs outside ASCII.
+func TestDevicesByEmailStoredOddly(t *testing.T) {
+	c, fake := fakeTenant(t, []kandjitest.Device{
+		{ID: "bob-mac", Serial: "B1", UserEmail: "bob@corp.example"},
+		{ID: "bob-phone", Serial: "B2", Platform: "iPhone", UserEmail: "bob@corp.example"},
+		{ID: "kate-mac", Serial: "K1", UserEmail: "kate@corp.example"},
+		{ID: "kelvin-mac", Serial: "K2", UserEmail: "\u212Aate@corp.example"},
+		{ID: "nbsp-mac", Serial: "B3", UserEmail: "bob@corp.example"},
+	})
+	require.True(t, fake.SetUserEmail("bob-phone", " Bob@Corp.Example "))
+	require.True(t, fake.SetUserEmail("nbsp-mac", "\u00a0bob@corp.example"))
+
+	ds, err := c.DevicesByEmail(t.Context(), "bob@corp.example")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"bob-mac", "bob-phone"}, deviceIDs(ds), "spaces and ASCII case do not matter; U+00A0 does")
+	assert.Equal(t, "Bob@Corp.Example", ds[1].Email(), "reported trimmed, in Kandji's case")
+
+	ds, err = c.DevicesByEmail(t.Context(), "KATE@corp.example")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"kate-mac"}, deviceIDs(ds), "KELVIN SIGN is not K")
+}
+
+// deviceIDs lists the IDs of ds in order (nil for none).
+func deviceIDs(ds []Device) []string {
+	var ids []string
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+	}
+	return ids
 }
 
 // TestDevicesByEmailRechecksClientSide serves every trap device whatever the filter says, as a
@@ -191,13 +226,15 @@ func TestDevicesByEmail(t *testing.T) {
 func TestDevicesByEmailRechecksClientSide(t *testing.T) {
 	c, mux := setupMux(t)
 	mux.HandleFunc("GET /devices", respond(200, "application/json", string(fixture(t, "devices_email_traps.json"))))
-	ds, err := c.DevicesByEmail(t.Context(), "Alice@corp.example")
-	require.NoError(t, err)
-	var ids []string
-	for _, d := range ds {
-		ids = append(ids, d.ID)
+	for _, email := range []string{"Alice@corp.example", "kate@corp.example"} {
+		ds, err := c.DevicesByEmail(t.Context(), email)
+		require.NoError(t, err)
+		want := map[string][]string{
+			"Alice@corp.example": {"trap-0001", "trap-0002", "trap-0008"},
+			"kate@corp.example":  {"trap-0009"},
+		}[email]
+		assert.Equal(t, want, deviceIDs(ds), email)
 	}
-	assert.Equal(t, []string{"trap-0001", "trap-0002"}, ids)
 }
 
 func TestDevicesByEmailRefusesBadInput(t *testing.T) {
@@ -245,7 +282,8 @@ func TestPaging(t *testing.T) {
 			got, err := c.DevicesByEmail(t.Context(), "alice@corp.example")
 			require.NoError(t, err)
 			assert.Len(t, got, tt.devices)
-			assert.Equal(t, tt.wantOffsets, offsets(t, fake.Requests()))
+			// Both filters are paged through, one after the other.
+			assert.Equal(t, append(slices.Clone(tt.wantOffsets), tt.wantOffsets...), offsets(t, fake.Requests()))
 
 			before := len(fake.Requests())
 			n := 0

@@ -56,7 +56,7 @@ func TestParseMessage(t *testing.T) {
 
 func TestErrorIs(t *testing.T) {
 	sentinels := []error{ErrNotFound, ErrUnauthorized, ErrForbidden, ErrRateLimited, ErrAlreadyLocked,
-		ErrCommandRunning, ErrNotAllowed, ErrOutcomeUnknown, ErrInvalidInput}
+		ErrCommandRunning, ErrNotAllowed, ErrOutcomeUnknown, ErrInvalidInput, ErrBusy, ErrUnconfirmed}
 	tests := []struct {
 		status int
 		msg    string
@@ -72,6 +72,9 @@ func TestErrorIs(t *testing.T) {
 		{400, "Command already running", ErrCommandRunning},
 		{400, "Disable lost mode is already pending for this device.", ErrCommandRunning},
 		{400, "Command is not allowed for current device", ErrNotAllowed},
+		{409, "Command is not allowed for current device", ErrNotAllowed},
+		{409, "This device is already locked.", nil},
+		{409, "Another MDM command (EraseDevice) is already running", nil},
 		{400, "limit: A valid integer is required.", nil},
 		{500, "already locked", nil},
 		{502, "", nil},
@@ -98,6 +101,8 @@ func TestErrorString(t *testing.T) {
 			`kandji: GET /devices: 401 Unauthorized: Invalid access token. (the API token is invalid, expired or revoked, or lacks the "Device list" permission)`},
 		{Error{StatusCode: 403, Method: "GET", Route: routeUnlockPIN},
 			`kandji: GET /devices/{id}/secrets/unlockpin: 403 Forbidden (the API token needs the "Unlock device pin" permission)`},
+		{Error{StatusCode: 403, Method: "GET", Route: routeCommands},
+			`kandji: GET /devices/{id}/commands: 403 Forbidden (the API token needs the permission for GET /devices/{device_id}/commands (probably labelled "Device commands"; unverified))`},
 		{Error{StatusCode: 401, Method: "GET", Route: "/other"},
 			`kandji: GET /other: 401 Unauthorized (the API token is invalid, expired or revoked)`},
 		{Error{StatusCode: 403, Method: "GET", Route: "/other"},
@@ -122,6 +127,7 @@ func TestPermission(t *testing.T) {
 		"/devices/{id}":                   "Device ID",
 		"/devices/{id}/action/lock":       "Lock Device",
 		"/devices/{id}/secrets/unlockpin": "Unlock device pin",
+		"/devices/{id}/commands":          "Device commands",
 		"/devices/{id}/details":           "",
 		"":                                "",
 	}

@@ -2,9 +2,12 @@ package kandji
 
 import (
 	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -67,6 +70,50 @@ func FuzzParseMessage(f *testing.F) {
 		}
 		if strings.ContainsAny(msg, "\n\r\t\x00") || msg != strings.TrimSpace(msg) {
 			t.Fatalf("message is not one tidy line: %q", msg)
+		}
+		run := 0
+		for _, r := range msg {
+			if unicode.IsDigit(r) {
+				run++
+			} else if !unicode.Is(unicode.Cf, r) {
+				run = 0
+			}
+			if run >= minSecretDigits {
+				t.Fatalf("message shows a run of %d digits: %q", run, msg)
+			}
+		}
+	})
+}
+
+// FuzzJudgeRefusal decodes any command list and judges a refusal with any message: Kandji's
+// refusal is only ever read as locked when the list holds a lock that is in flight or
+// completed, and a verdict without an error is always a confirmed one.
+func FuzzJudgeRefusal(f *testing.F) {
+	f.Add([]byte(commandsJSON(lockCmd(1, "2025-06-01T09:00:00Z", ""))), "This device is already locked.")
+	f.Add([]byte(commandsJSON(lockCmd(3, "2025-06-01T09:00:00Z", "2025-06-01T09:00:01Z"))), "x")
+	f.Add([]byte(commandsJSON(lockCmd(4, "2025-06-01T09:00:00Z", ""), cmdJSON("EraseDevice", "", 2, "", ""))),
+		"Another MDM command (EraseDevice) is already running")
+	f.Add([]byte(`{"commands": {"results": [{"status": "3", "request_type": "DEVICELOCK"}]}}`), "")
+	f.Add([]byte(`{"commands": {"count": "x", "results": [{"status": {}, "command_type": 7}]}}`), "Command already running")
+	f.Fuzz(func(t *testing.T, body []byte, msg string) {
+		cmds, _, err := decodeCommands(body)
+		if err != nil {
+			return
+		}
+		res, err := judgeRefusal(&Error{StatusCode: 400, Method: "POST", Route: routeLock, Message: msg}, cmds)
+		if (err == nil) != res.Status.Confirmed() {
+			t.Fatalf("verdict %v with error %v", res.Status, err)
+		}
+		if err != nil && !errors.Is(err, ErrBusy) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		if res.Status.Confirmed() && !slices.ContainsFunc(cmds, func(c Command) bool {
+			return c.IsLock() && (c.Status.InFlight() || c.Status == CommandCompleted)
+		}) {
+			t.Fatalf("%v without a lock in flight or completed in %+v", res.Status, cmds)
+		}
+		if res.AlreadyLocked != res.Status.Confirmed() {
+			t.Fatalf("AlreadyLocked %v for %v", res.AlreadyLocked, res.Status)
 		}
 	})
 }

@@ -19,74 +19,6 @@ import (
 	"github.com/lockbot/lockbot/kandji/kandjitest"
 )
 
-// lockTenant holds one device of each kind Lock treats differently.
-func lockTenant() []kandjitest.Device {
-	return []kandjitest.Device{
-		{ID: "mac-1", Platform: "Mac", UserEmail: "alice@corp.example"},
-		{ID: "iphone-1", Platform: "iPhone", UserEmail: "alice@corp.example"},
-		{ID: "ipad-1", Platform: "iPad", UserEmail: "alice@corp.example"},
-		{ID: "tv-1", Platform: "AppleTV"},
-		{ID: "mac-pending", Platform: "Mac", UserEmail: "bob@corp.example"},
-	}
-}
-
-func TestLock(t *testing.T) {
-	tests := []struct {
-		name          string
-		id            string
-		prepare       func(t *testing.T, c *Client, fake *kandjitest.Server)
-		wantPIN       bool
-		wantAlready   bool
-		wantErr       error
-		wantLocked    bool
-		wantLockPosts int
-	}{
-		{name: "mac returns its PIN", id: "mac-1", wantPIN: true, wantLocked: true, wantLockPosts: 1},
-		{name: "iphone", id: "iphone-1", wantLocked: true, wantLockPosts: 1},
-		{name: "ipad", id: "ipad-1", wantLocked: true, wantLockPosts: 1},
-		{
-			name: "second lock is already locked", id: "mac-1", wantAlready: true, wantLocked: true, wantLockPosts: 2,
-			prepare: func(t *testing.T, c *Client, _ *kandjitest.Server) {
-				_, err := c.Lock(t.Context(), "mac-1", LockOptions{})
-				require.NoError(t, err)
-			},
-		},
-		{
-			name: "command already running", id: "mac-pending", wantAlready: true, wantLocked: true, wantLockPosts: 1,
-			prepare: func(t *testing.T, _ *Client, fake *kandjitest.Server) {
-				require.True(t, fake.SetLockPending("mac-pending"))
-			},
-		},
-		{name: "not allowed", id: "tv-1", wantErr: ErrNotAllowed, wantLockPosts: 1},
-		{name: "unknown device", id: "gone-1", wantErr: ErrNotFound, wantLockPosts: 1},
-		{name: "invalid id", id: "../devices", wantErr: ErrInvalidInput},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, fake := fakeTenant(t, lockTenant())
-			if tt.prepare != nil {
-				tt.prepare(t, c, fake)
-			}
-			res, err := c.Lock(t.Context(), tt.id, LockOptions{Message: "Call IT", PhoneNumber: "+1 555 0100"})
-			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr)
-				assert.Equal(t, LockResult{}, res)
-			} else {
-				require.NoError(t, err)
-				assert.Equal(t, tt.wantAlready, res.AlreadyLocked)
-			}
-			if tt.wantPIN {
-				assert.Regexp(t, `^[0-9]{6}$`, res.PIN)
-				assert.Equal(t, fake.PIN(tt.id), res.PIN)
-			} else {
-				assert.Empty(t, res.PIN)
-			}
-			assert.Equal(t, tt.wantLocked, fake.Locked(tt.id))
-			assert.Equal(t, tt.wantLockPosts, fake.LockPosts(tt.id))
-		})
-	}
-}
-
 func TestLockBody(t *testing.T) {
 	tests := []struct {
 		name string
@@ -141,7 +73,7 @@ func TestLockAnswerShapes(t *testing.T) {
 			mux.HandleFunc("POST /devices/{id}/action/lock", respond(200, "application/json", tt.body))
 			res, err := c.Lock(t.Context(), "dev-1", LockOptions{})
 			require.NoError(t, err, "an accepted lock is never reported as a failure")
-			assert.Equal(t, LockResult{PIN: tt.wantPIN}, res)
+			assert.Equal(t, LockResult{Status: LockAccepted, PIN: tt.wantPIN}, res)
 			assert.Equal(t, tt.wantWarn, strings.Contains(logs.String(), "level=WARN"), logs.String())
 		})
 	}
@@ -152,14 +84,13 @@ func TestLockRetries(t *testing.T) {
 		name          string
 		status        int
 		failures      int
-		wantPIN       bool
 		wantStatus    int // of the error, 0 for success
 		wantLockPosts int
 	}{
-		{"503 then locked", 503, 1, true, 0, 2},
-		{"429 then locked", 429, 2, true, 0, 3},
-		{"500 until attempts run out", 500, 10, false, 500, 4},
-		{"400 is not retried", 400, 1, false, 400, 1},
+		{"503 then locked", 503, 1, 0, 2},
+		{"429 then locked", 429, 2, 0, 3},
+		{"500 until attempts run out", 500, 10, 500, 4},
+		{"403 is not retried", 403, 1, 403, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,21 +103,55 @@ func TestLockRetries(t *testing.T) {
 				var apiErr *Error
 				require.ErrorAs(t, err, &apiErr)
 				assert.Equal(t, tt.wantStatus, apiErr.StatusCode)
+				assert.Equal(t, LockNoOutcome, res.Status)
 				assert.False(t, fake.Locked("mac-1"))
+				assert.Zero(t, countRoute(fake, "GET", "/api/v1/devices/mac-1/commands"), "only a 400 or 409 needs the command list")
 				return
 			}
 			require.NoError(t, err)
+			assert.Equal(t, LockAccepted, res.Status)
 			assert.Equal(t, fake.PIN("mac-1"), res.PIN)
 			assert.Len(t, log.get(), tt.wantLockPosts-1)
 		})
 	}
 }
 
+// TestLockRefusalNotRetried answers the lock with a 400 Kandji's documentation does not explain:
+// it is not repeated, and with no lock in the command list it is ErrBusy, not success.
+func TestLockRefusalNotRetried(t *testing.T) {
+	var log retryLog
+	c, fake := fakeTenant(t, lockTenant(), log.option())
+	fake.FailNext(1, 400, 0)
+	res, err := c.Lock(t.Context(), "mac-1", LockOptions{})
+	require.ErrorIs(t, err, ErrBusy)
+	var busy *BusyError
+	require.ErrorAs(t, err, &busy)
+	assert.Equal(t, 400, busy.StatusCode)
+	assert.Equal(t, "Injected failure: 400 Bad Request", busy.Message)
+	assert.Equal(t, LockResult{}, res)
+	assert.Equal(t, 1, fake.LockPosts("mac-1"))
+	assert.Equal(t, 1, countRoute(fake, "GET", "/api/v1/devices/mac-1/commands"))
+	assert.Empty(t, log.get())
+}
+
 // TestLockRetryAnsweredAlreadyLocked is the gateway that answers 502 although the lock went
-// through: the retry then hears "already locked", which is success.
+// through: the retry then hears "already locked", and the command list, not the message, says
+// what that means.
 func TestLockRetryAnsweredAlreadyLocked(t *testing.T) {
-	for _, second := range []string{`"This device is already locked."`, `"Command already running"`} {
-		t.Run(second, func(t *testing.T) {
+	tests := []struct {
+		name, second, commands string
+		want                   LockResult
+		wantErr                error
+	}{
+		{"lock pending", `"This device is already locked."`, commandsJSON(lockCmd(1, "2025-06-01T09:00:00Z", "")),
+			LockResult{Status: LockPending, Detail: "DeviceLock is pending, requested 2025-06-01T09:00:00Z", AlreadyLocked: true}, nil},
+		{"lock completed", `"This device is already locked."`,
+			commandsJSON(lockCmd(3, "2025-06-01T09:00:00Z", "2025-06-01T09:00:05Z")),
+			LockResult{Status: LockAlreadyDone, Detail: "DeviceLock completed 2025-06-01T09:00:05Z", AlreadyLocked: true}, nil},
+		{"command running, no lock", `"Command already running"`, commandsJSON(), LockResult{}, ErrBusy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			c, mux := setupMux(t)
 			var posts atomic.Int32
 			mux.HandleFunc("POST /devices/{id}/action/lock", func(w http.ResponseWriter, r *http.Request) {
@@ -194,11 +159,16 @@ func TestLockRetryAnsweredAlreadyLocked(t *testing.T) {
 					respond(502, "text/html", "<h1>502 Bad Gateway</h1>")(w, r)
 					return
 				}
-				respond(400, "application/json", second)(w, r)
+				respond(400, "application/json", tt.second)(w, r)
 			})
+			mux.HandleFunc("GET /devices/{id}/commands", respond(200, "application/json", tt.commands))
 			res, err := c.Lock(t.Context(), "dev-1", LockOptions{})
-			require.NoError(t, err)
-			assert.Equal(t, LockResult{AlreadyLocked: true}, res)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.want, res)
 			assert.Equal(t, int32(2), posts.Load())
 		})
 	}
@@ -257,7 +227,7 @@ func TestLockAcceptedAnswerLost(t *testing.T) {
 	})
 	res, err := c.Lock(t.Context(), "dev-1", LockOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, LockResult{}, res)
+	assert.Equal(t, LockResult{Status: LockAccepted}, res)
 	assert.Equal(t, int32(1), posts.Load())
 	assert.Contains(t, logs.String(), "read the PIN with UnlockPIN")
 }

@@ -19,8 +19,10 @@ const maxMessageDepth = 8
 // parseMessage extracts the human-readable part of an error body in any shape Kandji is known to
 // send: a bare JSON string, an array of strings, {"detail": …}, {"error": …}, a field map
 // ({"field": ["msg"]}), or an HTML/text page. The result is one line of valid UTF-8 of at most
-// maxMessageRunes runes (plus "…").
-func parseMessage(body []byte) string {
+// maxMessageRunes runes (plus "…"), cleaned of secrets before it is cut short: JSON members
+// whose key names a secret (isSecretKey) are dropped at any depth, each of secrets (the API
+// token) and every run of four or more digits become "[redacted]".
+func parseMessage(body []byte, secrets ...string) string {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return ""
@@ -34,7 +36,8 @@ func parseMessage(body []byte) string {
 	} else {
 		text = html.UnescapeString(stripTags(string(body)))
 	}
-	return tidy(text)
+	text = dropFormatRunes(strings.ToValidUTF8(text, "\uFFFD"))
+	return tidy(redactDigits(redactSecrets(text, secrets)))
 }
 
 // renderJSON flattens a decoded JSON value into text, preferring the keys that carry a message.
@@ -63,6 +66,7 @@ func renderJSON(v any, depth int) string {
 	case map[string]any:
 		// The keys Kandji (Django REST Framework) and its OpenAPI use for the human-readable
 		// part of an error, most specific first; anything else is a field map.
+		// Secret keys are never among them.
 		for _, k := range [...]string{"detail", "error", "message", "errors", "non_field_errors"} {
 			if s := renderJSON(t[k], depth+1); s != "" {
 				return s
@@ -70,7 +74,9 @@ func renderJSON(v any, depth int) string {
 		}
 		keys := make([]string, 0, len(t))
 		for k := range t {
-			keys = append(keys, k)
+			if !isSecretKey(k) {
+				keys = append(keys, k)
+			}
 		}
 		slices.Sort(keys)
 		parts := make([]string, 0, len(keys))
@@ -115,18 +121,6 @@ func stripTags(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// asciiLower lower-cases ASCII letters byte by byte, so offsets stay valid for the original
-// string even when it is not valid UTF-8.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // tidy makes text one line of valid UTF-8, collapses whitespace and truncates it.

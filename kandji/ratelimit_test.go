@@ -3,10 +3,8 @@ package kandji
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -15,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
+
+	"github.com/lockbot/lockbot/kandji/kandjitest"
 )
 
 func TestBurstIsOneSecondsWorth(t *testing.T) {
@@ -58,37 +58,22 @@ func TestPriorityFromContext(t *testing.T) {
 	assert.Equal(t, "background", Background.String())
 }
 
-// arrivals is an in-memory transport that answers every request at once
-// and records when each arrived. Without a network between the client and
-// the "server", arrival times are exactly when the client let a request
-// go, so in a synctest bubble they can be checked against the token bucket
-// with no tolerance for jitter.
-type arrivals struct {
-	mu sync.Mutex
-	at []time.Time
-}
-
-func (a *arrivals) RoundTrip(r *http.Request) (*http.Response, error) {
-	a.mu.Lock()
-	a.at = append(a.at, time.Now())
-	a.mu.Unlock()
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(strings.NewReader(`{"device_id":"mac-1","platform":"Mac"}`)), Request: r}, nil
-}
-
-// TestConcurrentBurstNeverExceedsRate fires 200 calls at once, half of
-// them bulk, through the real client and checks, at the transport, that
-// every window of arrivals fits the token bucket: at most burst plus rate
-// times the window. Time is synctest's, so the check is exact whatever
-// the machine's load.
+// TestConcurrentBurstNeverExceedsRate fires 200 calls at once at a fake whose cap matches the
+// client's budget (150/s, bursts of 150) and checks at the fake that nothing was throttled and
+// that the arrival times fit the token bucket exactly. It runs on synctest's clock with the fake
+// served in-process, so scheduling delays on a busy machine cannot bunch arrivals together.
 func TestConcurrentBurstNeverExceedsRate(t *testing.T) {
+	const perSecond, calls = 150, 200
+	fake := kandjitest.NewServer(kandjitest.WithDevices(kandjitest.Device{ID: "mac-1", UserEmail: "alice@corp.example"}))
+	t.Cleanup(fake.Close)
 	synctest.Test(t, func(t *testing.T) {
-		const perSecond, calls = 150, 200
-		tr := &arrivals{}
-		c, err := New("https://acme.api.kandji.io", "token", WithRatePerHour(perSecond*3600),
-			WithHTTPClient(&http.Client{Transport: tr}), WithRetries(1, time.Millisecond, time.Millisecond))
+		fake.SetRateCap(perSecond, perSecond)
+		c, err := New(fake.URL(), fake.Token(), WithRatePerHour(perSecond*3600),
+			WithRetries(1, time.Millisecond, time.Millisecond),
+			WithHTTPClient(&http.Client{Transport: handlerTransport{fake.Handler()}}))
 		require.NoError(t, err)
 		start := time.Now()
+
 		var wg sync.WaitGroup
 		errs := make(chan error, calls)
 		for i := range calls {
@@ -106,23 +91,27 @@ func TestConcurrentBurstNeverExceedsRate(t *testing.T) {
 		for err := range errs {
 			require.NoError(t, err)
 		}
+
+		assert.Zero(t, fake.Throttled())
+		reqs := fake.Requests()
+		require.Len(t, reqs, calls)
+		at := make([]time.Time, len(reqs))
+		for i, r := range reqs {
+			at[i] = r.At
+		}
+		slices.SortFunc(at, time.Time.Compare)
 		burst := c.limiter.bucket.Burst()
 		require.Equal(t, perSecond, burst)
-		at := slices.SortedFunc(slices.Values(tr.at), time.Time.Compare)
-		require.Len(t, at, calls)
-		// x/time/rate truncates each wait to whole nanoseconds, so a token
-		// may come up to 1 ns early; a microsecond covers that and nothing else.
-		const rounding = time.Microsecond
 		for i := range at {
 			for j := i; j < len(at); j++ {
-				allowed := float64(burst) + perSecond*(at[j].Sub(at[i])+rounding).Seconds()
+				// 1e-6 of a token absorbs the rate package rounding waits to whole nanoseconds.
+				allowed := float64(burst) + perSecond*at[j].Sub(at[i]).Seconds() + 1e-6
 				require.LessOrEqual(t, float64(j-i+1), allowed,
 					"requests %d..%d arrived within %v", i, j, at[j].Sub(at[i]))
 			}
 		}
-		// The budget is spent, not wasted: the last of the 50 calls beyond
-		// the burst leaves when its token is due, not later.
-		assert.InDelta(t, float64(time.Duration(calls-burst)*time.Second/perSecond), float64(at[len(at)-1].Sub(start)), float64(time.Millisecond))
+		// The 50 beyond the burst took a token each, 1/150 s apart.
+		assert.InDelta(t, time.Duration(calls-burst)*time.Second/perSecond, at[len(at)-1].Sub(start), float64(time.Microsecond))
 	})
 }
 

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -48,6 +47,12 @@ type response struct {
 // do runs r with rate limiting and retries. Each attempt takes a rate token. GETs are retried on
 // 429, 5xx and transport errors; other methods only on 429, 5xx and on transport errors that
 // happened before the request was written, because a repeated POST may queue a second command.
+//
+// A transport failure after a POST was written is ErrOutcomeUnknown: Kandji may have queued the
+// command. That includes the http.Client's own Timeout, which is not the caller's context: the
+// error then matches neither context.DeadlineExceeded nor context.Canceled. When the caller's
+// ctx ends, the error matches ctx's error and not ErrOutcomeUnknown, since the caller chose to
+// stop and alone decides whether to try again.
 func (c *Client) do(ctx context.Context, r request) (response, error) {
 	prio := priorityFrom(ctx)
 	var last error
@@ -71,14 +76,17 @@ func (c *Client) do(ctx context.Context, r request) (response, error) {
 			// caller must not repeat.
 			resp.bodyErr = err
 			return resp, nil
-		case sent && !r.idempotent():
-			return response{}, fmt.Errorf("%w: %s %s: %w", ErrOutcomeUnknown, r.method, r.route, err)
+		case ctx.Err() != nil && sent && !r.idempotent():
+			return response{}, fmt.Errorf("kandji: %s %s: stopped after the request was sent, so Kandji may have "+
+				"queued it: %w", r.method, r.route, ctx.Err())
 		case ctx.Err() != nil:
 			return response{}, stopped(r, ctx.Err(), last)
+		case sent && !r.idempotent():
+			return response{}, fmt.Errorf("%w: %s %s: %w", ErrOutcomeUnknown, r.method, r.route, &transportError{err})
 		case errors.Is(err, errBodyTooLarge):
 			return response{}, fmt.Errorf("kandji: %s %s: %w", r.method, r.route, err)
 		default:
-			last = fmt.Errorf("kandji: %s %s: %w", r.method, r.route, err)
+			last = fmt.Errorf("kandji: %s %s: %w", r.method, r.route, &transportError{err})
 		}
 		if attempt >= c.retry.maxAttempts {
 			return response{}, last
@@ -104,6 +112,29 @@ func stopped(r request, cause, last error) error {
 		return fmt.Errorf("kandji: %s %s: %w", r.method, r.route, cause)
 	}
 	return fmt.Errorf("%w (gave up: %w)", last, cause)
+}
+
+// transportError is a connection failure while the caller's context was still live. The
+// http.Client's own Timeout reports itself as context.DeadlineExceeded; hiding that keeps
+// errors.Is(err, context.DeadlineExceeded) a statement about the caller's context alone, so a
+// caller can tell "I stopped" from "Kandji did not answer in time".
+type transportError struct{ err error }
+
+// Error is the cause's text, which names the timeout when there was one.
+func (e *transportError) Error() string { return e.err.Error() }
+
+// Unwrap exposes the cause (a *net.OpError, say) unless it would match a context error.
+func (e *transportError) Unwrap() error {
+	if errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded) {
+		return nil
+	}
+	return e.err
+}
+
+// Timeout reports whether the connection failed for want of an answer in time, as net.Error does.
+func (e *transportError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.err, &t) && t.Timeout()
 }
 
 // send makes one attempt. sent reports whether a transport failure may have happened after the
@@ -157,14 +188,13 @@ func (c *Client) url(r request) string {
 
 // newError turns a non-2xx answer into an *Error.
 func (c *Client) newError(r request, resp response) *Error {
-	msg := parseMessage(resp.body)
-	// A server that echoes request headers must not leak the token through us.
-	msg = strings.ReplaceAll(msg, c.token, "[redacted]")
 	return &Error{
 		StatusCode: resp.status,
 		Method:     r.method,
 		Route:      r.route,
-		Message:    msg,
+		// A server that echoes request headers must not leak the token through us, nor a
+		// PIN through an error that ends up on a Slack card, in a log and in the journal.
+		Message:    parseMessage(resp.body, c.token),
 		RetryAfter: parseRetryAfter(resp.header.Get("Retry-After"), time.Now()),
 	}
 }

@@ -105,3 +105,14 @@ func countRoute(fake *kandjitest.Server, method, path string) int {
 	}
 	return n
 }
+
+// handlerTransport serves every request from h in-process, so that a test can run the client
+// inside a testing/synctest bubble, where the fake clock only moves while every goroutine waits
+// on it (a real socket would stop it).
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}

@@ -5,9 +5,9 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +25,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/devices/{id}", s.handleGet)
 	mux.HandleFunc("POST /api/v1/devices/{id}/action/lock", s.handleLock)
 	mux.HandleFunc("GET /api/v1/devices/{id}/secrets/unlockpin", s.handleUnlockPIN)
+	mux.HandleFunc("GET /api/v1/devices/{id}/commands", s.handleCommands)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not found."})
 	})
@@ -55,8 +56,12 @@ func (s *Server) record(r *http.Request) int {
 		s.lockPosts[id]++
 	}
 	s.requests = append(s.requests, Request{
-		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, At: time.Now(),
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, At: s.now(),
 	})
+	if s.inFlight == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.inFlight++
 	return len(s.requests) - 1
 }
 
@@ -73,10 +78,15 @@ func lockTarget(r *http.Request) (string, bool) {
 	return id, ok && id != "" && !strings.Contains(id, "/")
 }
 
+// finish records the answer to request idx, 0 when the client went away first.
 func (s *Server) finish(idx, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[idx].Status = status
+	s.inFlight--
+	if s.inFlight == 0 {
+		close(s.idle)
+	}
 }
 
 // wait applies the configured latency; false means the client went away meanwhile.
@@ -84,17 +94,7 @@ func (s *Server) wait(r *http.Request) bool {
 	s.mu.Lock()
 	d := s.latency
 	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
+	return d <= 0 || waitOrGone(r, d)
 }
 
 // injected decides whether this request is throttled or failed on purpose.
@@ -140,23 +140,18 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 // handleList serves GET /api/v1/devices with Kandji's filters and limit/offset paging. Empty
-// filter values are ignored, as Django filters ignore them.
+// filter values are ignored, as Django filters ignore them. Kandji does not document how its
+// email filters treat case and spaces, so the fake takes the readings a client must survive:
+// user_email_exact compares the stored email byte for byte (no case folding, no trimming), and
+// user_email is a substring match that ignores ASCII case only.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, ok := intParam(w, q.Get("limit"), "limit", maxPage)
+	limit, offset, ok := pageParams(w, q)
 	if !ok {
 		return
 	}
-	offset, ok := intParam(w, q.Get("offset"), "offset", 0)
-	if !ok {
-		return
-	}
-	if limit <= 0 || limit > maxPage {
-		limit = maxPage
-	}
-	offset = max(offset, 0)
-	exact := strings.ToLower(strings.TrimSpace(q.Get("user_email_exact")))
-	sub := strings.ToLower(strings.TrimSpace(q.Get("user_email")))
+	exact := q.Get("user_email_exact")
+	sub := asciiLower(q.Get("user_email"))
 
 	s.mu.Lock()
 	candidates := s.bySerial
@@ -165,7 +160,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	var matched []*device
 	for _, d := range candidates {
-		if sub == "" || d.UserEmail != "" && strings.Contains(strings.ToLower(d.UserEmail), sub) {
+		if sub == "" || d.UserEmail != "" && strings.Contains(asciiLower(d.UserEmail), sub) {
 			matched = append(matched, d)
 		}
 	}
@@ -179,6 +174,49 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, page)
+}
+
+// pageParams reads limit and offset as strictly as Kandji's documentation allows: limit is
+// required (Kandji's OpenAPI marks it so, though one of its scripts says it defaults to 300) and
+// must be 1 to 300 (a hard upper limit, refused rather than clamped, since the documentation does
+// not say which), offset defaults to 0 and must not be negative. Refusals are Django REST
+// Framework field maps.
+func pageParams(w http.ResponseWriter, q url.Values) (limit, offset int, ok bool) {
+	if !q.Has("limit") {
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"limit": {"This field is required."}})
+		return 0, 0, false
+	}
+	limit, ok = intParam(w, q.Get("limit"), "limit", 0)
+	if !ok {
+		return 0, 0, false
+	}
+	offset, ok = intParam(w, q.Get("offset"), "offset", 0)
+	if !ok {
+		return 0, 0, false
+	}
+	switch {
+	case limit < 1:
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"limit": {"Ensure this value is greater than or equal to 1."}})
+		return 0, 0, false
+	case limit > maxPage:
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"limit": {fmt.Sprintf("Ensure this value is less than or equal to %d.", maxPage)}})
+		return 0, 0, false
+	case offset < 0:
+		writeJSON(w, http.StatusBadRequest, map[string][]string{"offset": {"Ensure this value is greater than or equal to 0."}})
+		return 0, 0, false
+	}
+	return limit, offset, true
+}
+
+// asciiLower lower-cases ASCII letters only, as the user_email filter folds case.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // intParam parses an optional integer query parameter, answering 400 with a DRF field map when
@@ -210,51 +248,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wd)
 }
 
-// handleLock serves the lock command: a Mac gets a new PIN, an iPhone or iPad an empty object, a
-// locked device 400 "This device is already locked.", other platforms 400 "Command is not
-// allowed for current device".
-func (s *Server) handleLock(w http.ResponseWriter, r *http.Request) {
-	var body struct{ Message, PhoneNumber string }
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err == nil && len(strings.TrimSpace(string(raw))) > 0 {
-		err = json.Unmarshal(raw, &body)
-	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": "JSON parse error."})
-		return
-	}
-	pin, err := newPIN()
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "PIN generation failed."})
-		return
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devices[r.PathValue("id")]
-	if !ok {
-		writeNotFound(w)
-		return
-	}
-	d.lockMessage, d.lockPhone = body.Message, body.PhoneNumber
-	switch {
-	case d.pending:
-		d.pending = false
-		writeJSON(w, http.StatusBadRequest, "Command already running")
-	case d.locked:
-		writeJSON(w, http.StatusBadRequest, "This device is already locked.")
-	case strings.EqualFold(d.Platform, "Mac"):
-		d.locked, d.pin = true, pin
-		writeJSON(w, http.StatusOK, map[string]string{"PIN": pin})
-	case strings.EqualFold(d.Platform, "iPhone"), strings.EqualFold(d.Platform, "iPad"):
-		d.locked = true
-		writeJSON(w, http.StatusOK, struct{}{})
-	default:
-		writeJSON(w, http.StatusBadRequest, "Command is not allowed for current device")
-	}
-}
-
-// handleUnlockPIN serves the PIN of a locked Mac and a 400 with an array of strings otherwise.
+// handleUnlockPIN serves the PIN of the last lock of a Mac and a 400 with an array of strings
+// otherwise.
 func (s *Server) handleUnlockPIN(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	d, ok := s.devices[r.PathValue("id")]
@@ -303,6 +298,7 @@ type statusRecorder struct {
 	status int
 }
 
+// WriteHeader remembers the first status.
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
@@ -310,6 +306,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Write counts an implicit 200.
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
@@ -353,7 +350,7 @@ func toWire(d *device) wireDevice {
 	if d.UserEmail != "" {
 		user = wireUser{Email: d.UserEmail, Name: d.UserName, ID: d.UserID}
 	}
-	mac := strings.EqualFold(d.Platform, "Mac")
+	mac := isMac(d.Platform)
 	agent := ""
 	if mac {
 		agent = "4.5.9 (5160)"

@@ -44,7 +44,7 @@ func (s *Server) withDefaults(d Device) Device {
 		d.Name = d.Platform + " " + d.Serial
 	}
 	if d.UserEmail != "" && d.UserID == "" {
-		d.UserID = fakeUUID("user", strings.ToLower(d.UserEmail))
+		d.UserID = fakeUUID("user", asciiLower(strings.TrimSpace(d.UserEmail)))
 	}
 	return d
 }

@@ -1,16 +1,31 @@
 // Package kandjitest is a fake Kandji tenant on an httptest server, for the tests of every package
 // that talks to Kandji and for `lockbot demo`.
 //
-// It serves the endpoints lockbot uses (device list with the user_email / user_email_exact filters
-// and limit/offset paging, device by ID, lock, unlock PIN) with Kandji's quirks: unassigned
-// devices serialise "user": "", a second lock answers 400 "This device is already locked.", error
-// bodies come in Kandji's several shapes. Knobs inject latency, failures, 429s with Retry-After and
-// a request-rate cap, and every request is recorded so tests can assert what reached the tenant
-// (for example exactly one lock POST per device). A Server is safe for concurrent use.
+// It serves the endpoints lockbot uses: the device list (user_email / user_email_exact filters,
+// limit/offset paging), a device by ID, lock, the unlock PIN and a device's MDM command list,
+// with Kandji's quirks: unassigned devices serialise "user": "", error bodies come in Kandji's
+// several shapes, the command list is wrapped in {"device_id", "commands": {"count", "next",
+// "previous", "results"}}.
+//
+// Where Kandji documents a behaviour the fake follows it: a lock answers 200 {"PIN": …} for a
+// Mac and queues a DeviceLock command; a device with a lock pending or completed answers 400
+// "This device is already locked."; "containing" filters match substrings; more than 300 records
+// per page are never served. Where the documentation is silent the fake takes the strictest
+// reading a client must survive, and says so on the knob or handler: user_email_exact is exact,
+// case-sensitive and untrimmed; user_email ignores ASCII case only; a missing limit or one above
+// 300 is refused with 400 rather than defaulted or clamped; a negative offset is refused; the lock
+// command is named "DeviceLock" (Apple's name) in both command_type and request_type.
+//
+// Knobs inject latency, failures, 429s with Retry-After, a request-rate cap, a device busy with
+// another command, 409s, slow lock answers and an unreadable command list; every request is
+// recorded, and each device's lock answers and commands can be read back, so tests can assert
+// what reached the tenant. A Server is safe for concurrent use.
 package kandjitest
 
 import (
+	"context"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -33,7 +48,8 @@ type Device struct {
 	// served as they are.
 	Name, Model, Serial, Platform, OSVersion string
 	// UserEmail, UserName and UserID describe the assigned user; UserEmail "" makes the device
-	// unassigned, served as "user": "".
+	// unassigned, served as "user": "". UserEmail is stored and served exactly as given,
+	// surrounding spaces and case included (see also SetUserEmail).
 	UserEmail, UserName, UserID string
 	// LastCheckIn is served raw, as Kandji would send it (RFC 3339, the space-separated style, or
 	// "" for never).
@@ -55,36 +71,45 @@ type Request struct {
 // Server is a fake Kandji tenant. Create it with NewServer and Close it when done.
 type Server struct {
 	srv   *httptest.Server
+	h     http.Handler
 	token string
+	now   func() time.Time
 
-	mu        sync.Mutex
-	devices   map[string]*device   // by ID
-	bySerial  []*device            // every device, in serial-number order
-	byEmail   map[string][]*device // by lower-cased user email
-	lockPosts map[string]int       // by device ID, known or not
-	requests  []Request
-	seq       int // numbers generated IDs and serials
-	people    int // numbers Populate's people
+	mu          sync.Mutex
+	devices     map[string]*device   // by ID
+	bySerial    []*device            // every device, in serial-number order
+	byEmail     map[string][]*device // by user email exactly as stored
+	lockPosts   map[string]int       // by device ID, known or not
+	lockAnswers map[string]*LockAnswers
+	requests    []Request
+	inFlight    int           // requests being handled
+	idle        chan struct{} // closed when inFlight drops to 0
+	seq         int           // numbers generated IDs, serials and command UUIDs
+	people      int           // numbers Populate's people
 
-	latency    time.Duration
-	rng        *rand.Rand
-	failRate   float64
-	failStatus int
-	failNext   int
-	nextStatus int
-	nextAfter  time.Duration
-	rateCap    *rate.Limiter
-	throttled  int
+	latency         time.Duration
+	lockAnswerDelay time.Duration
+	lockCompletion  time.Duration
+	commandsFailure int
+	rng             *rand.Rand
+	failRate        float64
+	failStatus      int
+	failNext        int
+	nextStatus      int
+	nextAfter       time.Duration
+	rateCap         *rate.Limiter
+	throttled       int
 }
 
-// device is a Device with its lock state.
+// device is a Device with its lock state and command history.
 type device struct {
 	Device
-	locked      bool
 	pin         string
-	pending     bool // the next lock POST answers "Command already running"
 	lockMessage string
 	lockPhone   string
+	commands    []*command // by date requested, oldest first
+	unlocks     int        // Unlock calls; locks completed before the last one no longer count
+	conflict    bool       // lock POSTs answer 409
 }
 
 // Option configures a Server at creation.
@@ -100,6 +125,17 @@ func WithDevices(ds ...Device) Option {
 	return func(s *Server) { s.addLocked(ds) }
 }
 
+// WithClock makes the fake read the time from now instead of time.Now: request arrivals, command
+// dates and the completion of locks (SetLockCompletion) follow it, so a test can move time on
+// without waiting.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
 // WithSeed seeds the random choice of SetFailureRate, so a run can be repeated exactly.
 func WithSeed(seed uint64) Option {
 	return func(s *Server) { s.rng = rand.New(rand.NewPCG(seed, seed)) }
@@ -108,23 +144,31 @@ func WithSeed(seed uint64) Option {
 // NewServer starts a fake tenant on 127.0.0.1. The caller must Close it.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
-		token:     DefaultToken,
-		devices:   make(map[string]*device),
-		byEmail:   make(map[string][]*device),
-		lockPosts: make(map[string]int),
-		rng:       rand.New(rand.NewPCG(1, 1)),
+		token:       DefaultToken,
+		now:         time.Now,
+		devices:     make(map[string]*device),
+		byEmail:     make(map[string][]*device),
+		lockPosts:   make(map[string]int),
+		lockAnswers: make(map[string]*LockAnswers),
+		rng:         rand.New(rand.NewPCG(1, 1)),
 	}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(s)
 		}
 	}
-	s.srv = httptest.NewServer(s.handler())
+	s.h = s.handler()
+	s.srv = httptest.NewServer(s.h)
 	return s
 }
 
 // URL is the base URL to give kandji.New (without the /api/v1 suffix).
 func (s *Server) URL() string { return s.srv.URL }
+
+// Handler serves the fake in-process, the way URL serves it over the network. A test inside a
+// testing/synctest bubble calls it from an http.RoundTripper, since real sockets would keep the
+// bubble's clock from advancing.
+func (s *Server) Handler() http.Handler { return s.h }
 
 // Token is the bearer token the fake accepts.
 func (s *Server) Token() string { return s.token }
@@ -132,7 +176,8 @@ func (s *Server) Token() string { return s.token }
 // Close shuts the server down, waiting for requests in flight.
 func (s *Server) Close() { s.srv.Close() }
 
-// AddDevices adds devices (or replaces those with the same ID, resetting their lock state).
+// AddDevices adds devices (or replaces those with the same ID, resetting their lock state and
+// command history).
 func (s *Server) AddDevices(ds ...Device) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,18 +190,31 @@ func (s *Server) addLocked(ds []Device) {
 		d = s.withDefaults(d)
 		if old, ok := s.devices[d.ID]; ok {
 			s.bySerial = slices.DeleteFunc(s.bySerial, func(x *device) bool { return x == old })
-			key := strings.ToLower(old.UserEmail)
-			s.byEmail[key] = slices.DeleteFunc(s.byEmail[key], func(x *device) bool { return x == old })
+			s.unindexEmail(old)
 		}
 		nd := &device{Device: d}
 		s.devices[d.ID] = nd
 		s.bySerial = append(s.bySerial, nd)
-		if d.UserEmail != "" {
-			key := strings.ToLower(d.UserEmail)
-			s.byEmail[key] = append(s.byEmail[key], nd)
-		}
+		s.indexEmail(nd)
 	}
 	slices.SortFunc(s.bySerial, bySerial)
+}
+
+// indexEmail files d under its email exactly as stored, since user_email_exact compares it as
+// it is; s.mu is held.
+func (s *Server) indexEmail(d *device) {
+	if d.UserEmail != "" {
+		s.byEmail[d.UserEmail] = append(s.byEmail[d.UserEmail], d)
+	}
+}
+
+// unindexEmail removes d from the email index; s.mu is held.
+func (s *Server) unindexEmail(d *device) {
+	key := d.UserEmail
+	s.byEmail[key] = slices.DeleteFunc(s.byEmail[key], func(x *device) bool { return x == d })
+	if len(s.byEmail[key]) == 0 {
+		delete(s.byEmail, key)
+	}
 }
 
 // bySerial orders devices as ordering=serial_number does, with the ID as a tie-breaker so that
@@ -168,108 +226,28 @@ func bySerial(a, b *device) int {
 	return strings.Compare(a.ID, b.ID)
 }
 
+// WaitIdle waits until no request is being handled, or ctx ends: after a client gave up on a
+// request, the fake may still be finishing it (a held-back lock answer, say), and its records
+// are complete only once it has.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	s.mu.Lock()
+	idle := s.idle
+	busy := s.inFlight > 0
+	s.mu.Unlock()
+	if !busy {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Requests returns a copy of every request handled so far, in arrival order.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
-}
-
-// LockPosts counts the lock POSTs that reached the fake for device id, including those answered
-// with an injected failure, a throttle or a 401.
-func (s *Server) LockPosts(id string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lockPosts[id]
-}
-
-// Locked reports whether device id is locked.
-func (s *Server) Locked(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devices[id]
-	return ok && d.locked
-}
-
-// PIN returns the current unlock PIN of a locked Mac, "" otherwise.
-func (s *Server) PIN(id string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.devices[id]; ok {
-		return d.pin
-	}
-	return ""
-}
-
-// LastLockRequest returns the Message and PhoneNumber of the last lock POST for device id.
-func (s *Server) LastLockRequest(id string) (message, phone string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d, ok := s.devices[id]; ok {
-		return d.lockMessage, d.lockPhone
-	}
-	return "", ""
-}
-
-// SetLockPending simulates a lock command queued by someone else: the device counts as locked
-// (a Mac gets a PIN), and the next lock POST for it answers 400 "Command already running". It
-// reports whether the device exists.
-func (s *Server) SetLockPending(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.devices[id]
-	if !ok {
-		return false
-	}
-	if !d.locked && strings.EqualFold(d.Platform, "Mac") {
-		pin, err := newPIN()
-		if err != nil {
-			return false
-		}
-		d.pin = pin
-	}
-	d.locked, d.pending = true, true
-	return true
-}
-
-// SetLatency delays every answer by d (0 turns it off).
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = max(d, 0)
-}
-
-// SetFailureRate answers fraction p (0 to 1) of requests, picked at random (see WithSeed), with
-// status, e.g. 500 or 503. p <= 0 turns it off.
-func (s *Server) SetFailureRate(p float64, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failRate, s.failStatus = min(max(p, 0), 1), status
-}
-
-// FailNext answers the next n requests with status, with a Retry-After header (whole seconds,
-// rounded up) when retryAfter > 0.
-func (s *Server) FailNext(n int, status int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failNext, s.nextStatus, s.nextAfter = max(n, 0), status, retryAfter
-}
-
-// SetRateCap answers requests beyond perSecond (token bucket of size burst) with 429 and
-// Retry-After: 1, as a tenant whose budget is spent would. perSecond <= 0 removes the cap.
-func (s *Server) SetRateCap(perSecond float64, burst int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if perSecond <= 0 {
-		s.rateCap = nil
-		return
-	}
-	s.rateCap = rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
-}
-
-// Throttled counts the 429s sent because of the rate cap.
-func (s *Server) Throttled() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.throttled
 }

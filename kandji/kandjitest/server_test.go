@@ -96,7 +96,7 @@ func TestAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := call(t, s, "GET", "/api/v1/devices", "", tt.token)
+			a := call(t, s, "GET", "/api/v1/devices?limit=300", "", tt.token)
 			assert.Equal(t, tt.want, a.Status)
 			if tt.want == 401 {
 				assert.JSONEq(t, `{"detail": "Invalid access token."}`, a.Body)
@@ -115,38 +115,108 @@ func TestListFilters(t *testing.T) {
 		{"", []string{"alice-mac", "alice-phone", "xalice-mac", "evil-mac", "shared-ipad", "tv"}},
 		{"user_email=alice", []string{"alice-mac", "alice-phone", "xalice-mac", "evil-mac"}},
 		{"user_email=ALICE%40corp.com", []string{"alice-mac", "alice-phone", "xalice-mac", "evil-mac"}},
-		{"user_email_exact=alice%40CORP.com", []string{"alice-mac", "alice-phone"}},
+		{"user_email=%20alice%40corp.com", []string{}},
+		{"user_email_exact=alice%40corp.com", []string{"alice-mac"}},
+		{"user_email_exact=ALICE%40corp.com", []string{"alice-phone"}},
+		{"user_email_exact=alice%40CORP.com", []string{}},
+		{"user_email_exact=%20alice%40corp.com", []string{}},
 		{"user_email_exact=xalice%40corp.com", []string{"xalice-mac"}},
 		{"user_email_exact=alice", []string{}},
 		{"user_email_exact=", []string{"alice-mac", "alice-phone", "xalice-mac", "evil-mac", "shared-ipad", "tv"}},
-		{"user_email_exact=alice%40corp.com&user_email=ALICE%40", []string{"alice-mac", "alice-phone"}},
+		{"user_email_exact=ALICE%40corp.com&user_email=alice%40", []string{"alice-phone"}},
 		{"ordering=-serial_number&limit=2", []string{"tv", "shared-ipad"}},
 		{"limit=2&offset=1", []string{"alice-phone", "xalice-mac"}},
 		{"offset=5", []string{"tv"}},
 		{"offset=50", []string{}},
-		{"offset=-3&limit=1", []string{"alice-mac"}},
-		{"limit=0", []string{"alice-mac", "alice-phone", "xalice-mac", "evil-mac", "shared-ipad", "tv"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			assert.Equal(t, tt.want, listIDs(t, call(t, s, "GET", "/api/v1/devices?"+tt.query, "")))
+			q := tt.query
+			if !strings.Contains(q, "limit=") {
+				q = "limit=300&" + q
+			}
+			assert.Equal(t, tt.want, listIDs(t, call(t, s, "GET", "/api/v1/devices?"+q, "")))
 		})
 	}
+}
+
+// TestListEmailsStoredRaw assigns devices to emails with odd spaces, case and look-alike
+// characters: user_email_exact matches only the stored bytes, user_email folds ASCII case only.
+func TestListEmailsStoredRaw(t *testing.T) {
+	s := newServer(t, kandjitest.WithDevices(
+		kandjitest.Device{ID: "bob", Serial: "B1", UserEmail: "bob@corp.com"},
+		kandjitest.Device{ID: "kate", Serial: "K1", UserEmail: "kate@corp.com"},
+		kandjitest.Device{ID: "kelvin", Serial: "K2", UserEmail: "\u212Aate@corp.com"},
+	))
+	require.True(t, s.SetUserEmail("bob", " Bob@Corp.com "))
+	assert.False(t, s.SetUserEmail("nope", "x@corp.com"))
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"user_email_exact=bob%40corp.com", []string{}},
+		{"user_email_exact=Bob%40Corp.com", []string{}},
+		{"user_email_exact=%20Bob%40Corp.com%20", []string{"bob"}},
+		{"user_email=bob%40corp.com", []string{"bob"}},
+		{"user_email=KATE%40corp.com", []string{"kate"}},
+		{"user_email_exact=kate%40corp.com", []string{"kate"}},
+		{"user_email=%E2%84%AAate", []string{"kelvin"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			assert.Equal(t, tt.want, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=300&"+tt.query, "")))
+		})
+	}
+	var d struct{ User struct{ Email string } }
+	require.NoError(t, json.Unmarshal([]byte(call(t, s, "GET", "/api/v1/devices/bob", "").Body), &d))
+	assert.Equal(t, " Bob@Corp.com ", d.User.Email, "served as stored")
+	require.True(t, s.SetUserEmail("bob", ""))
+	assert.JSONEq(t, `""`, string(mustField(t, call(t, s, "GET", "/api/v1/devices/bob", "").Body, "user")), "unassigned")
+}
+
+// mustField returns the raw JSON of one member of an object.
+func mustField(t *testing.T, body, key string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(body), &m))
+	return m[key]
 }
 
 func TestListLimits(t *testing.T) {
 	s := newServer(t)
 	s.Populate(200, 2, "corp.com")
-	assert.Len(t, listIDs(t, call(t, s, "GET", "/api/v1/devices", "")), 300, "default limit")
-	assert.Len(t, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=1000", "")), 300, "clamped to 300")
+	assert.Len(t, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=300", "")), 300)
 	assert.Len(t, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=300&offset=300", "")), 100)
+	assert.Len(t, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=1", "")), 1)
 
-	for _, q := range []string{"limit=ten", "offset=1.5"} {
-		a := call(t, s, "GET", "/api/v1/devices?"+q, "")
-		assert.Equal(t, 400, a.Status)
-		name, _, _ := strings.Cut(q, "=")
-		assert.JSONEq(t, fmt.Sprintf(`{%q: ["A valid integer is required."]}`, name), a.Body)
+	tests := []struct{ query, want string }{
+		{"", `{"limit": ["This field is required."]}`},
+		{"offset=0", `{"limit": ["This field is required."]}`},
+		{"limit=301", `{"limit": ["Ensure this value is less than or equal to 300."]}`},
+		{"limit=1000", `{"limit": ["Ensure this value is less than or equal to 300."]}`},
+		{"limit=0", `{"limit": ["Ensure this value is greater than or equal to 1."]}`},
+		{"limit=-1", `{"limit": ["Ensure this value is greater than or equal to 1."]}`},
+		{"limit=300&offset=-3", `{"offset": ["Ensure this value is greater than or equal to 0."]}`},
+		{"limit=ten", `{"limit": ["A valid integer is required."]}`},
+		{"limit=300&offset=1.5", `{"offset": ["A valid integer is required."]}`},
 	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			for _, path := range []string{"/api/v1/devices", "/api/v1/devices/" + firstID(t, s) + "/commands"} {
+				a := call(t, s, "GET", path+"?"+tt.query, "")
+				assert.Equal(t, 400, a.Status, path)
+				assert.JSONEq(t, tt.want, a.Body, path)
+			}
+		})
+	}
+}
+
+// firstID is the ID of the device first in serial order.
+func firstID(t *testing.T, s *kandjitest.Server) string {
+	t.Helper()
+	ids := listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=1", ""))
+	require.Len(t, ids, 1)
+	return ids[0]
 }
 
 func TestDeviceJSON(t *testing.T) {
@@ -236,13 +306,18 @@ func TestSetLockPending(t *testing.T) {
 	assert.True(t, s.Locked("xalice-mac"))
 	pin := s.PIN("xalice-mac")
 	assert.Regexp(t, `^[0-9]{6}$`, pin)
+	cmds := s.Commands("xalice-mac")
+	require.Len(t, cmds, 1)
+	assert.Equal(t, "DeviceLock", cmds[0].CommandType)
+	assert.Equal(t, kandjitest.CommandPending, cmds[0].Status)
 
-	first := call(t, s, "POST", "/api/v1/devices/xalice-mac/action/lock", "")
-	assert.Equal(t, 400, first.Status)
-	assert.Equal(t, `"Command already running"`, first.Body)
-	second := call(t, s, "POST", "/api/v1/devices/xalice-mac/action/lock", "")
-	assert.Equal(t, `"This device is already locked."`, second.Body)
+	for range 2 {
+		a := call(t, s, "POST", "/api/v1/devices/xalice-mac/action/lock", "")
+		assert.Equal(t, 400, a.Status)
+		assert.Equal(t, `"This device is already locked."`, a.Body, "Kandji's documented wording")
+	}
 	assert.Equal(t, pin, s.PIN("xalice-mac"))
+	assert.Equal(t, kandjitest.LockAnswers{AlreadyLocked: 2}, s.LockAnswers("xalice-mac"))
 
 	require.True(t, s.SetLockPending("alice-phone"))
 	assert.Empty(t, s.PIN("alice-phone"), "only Macs have PINs")
@@ -274,7 +349,7 @@ func TestFailNext(t *testing.T) {
 		})
 	}
 	s.FailNext(1, 500, 0)
-	assert.Equal(t, 500, call(t, s, "GET", "/api/v1/devices", "", "wrong-token").Status, "failures come before auth")
+	assert.Equal(t, 500, call(t, s, "GET", "/api/v1/devices?limit=300", "", "wrong-token").Status, "failures come before auth")
 }
 
 func TestFailureRateIsSeeded(t *testing.T) {
@@ -283,7 +358,7 @@ func TestFailureRateIsSeeded(t *testing.T) {
 		s.SetFailureRate(p, 503)
 		out := make([]int, 40)
 		for i := range out {
-			out[i] = call(t, s, "GET", "/api/v1/devices", "").Status
+			out[i] = call(t, s, "GET", "/api/v1/devices?limit=300", "").Status
 		}
 		return out
 	}
@@ -301,7 +376,7 @@ func TestRateCap(t *testing.T) {
 	s.SetRateCap(0.001, 2) // two requests, then one every 1000 s
 	got := []int{}
 	for range 4 {
-		a := call(t, s, "GET", "/api/v1/devices", "")
+		a := call(t, s, "GET", "/api/v1/devices?limit=300", "")
 		got = append(got, a.Status)
 		if a.Status == 429 {
 			assert.Equal(t, "1", a.Header.Get("Retry-After"))
@@ -310,7 +385,7 @@ func TestRateCap(t *testing.T) {
 	assert.Equal(t, []int{200, 200, 429, 429}, got)
 	assert.Equal(t, 2, s.Throttled())
 	s.SetRateCap(0, 0)
-	assert.Equal(t, 200, call(t, s, "GET", "/api/v1/devices", "").Status)
+	assert.Equal(t, 200, call(t, s, "GET", "/api/v1/devices?limit=300", "").Status)
 	assert.Equal(t, 2, s.Throttled())
 }
 
@@ -344,7 +419,7 @@ func TestLatency(t *testing.T) {
 	s := newServer(t)
 	s.SetLatency(time.Hour)
 	ctx, cancel := context.WithCancel(t.Context())
-	req, err := http.NewRequestWithContext(ctx, "GET", s.URL()+"/api/v1/devices", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", s.URL()+"/api/v1/devices?limit=300", nil)
 	require.NoError(t, err)
 	done := make(chan error)
 	go func() {
@@ -360,7 +435,7 @@ func TestLatency(t *testing.T) {
 	waitFor(t, func() bool { return s.Requests()[0].Status == 0 })
 
 	s.SetLatency(0)
-	assert.Equal(t, 200, call(t, s, "GET", "/api/v1/devices", "").Status)
+	assert.Equal(t, 200, call(t, s, "GET", "/api/v1/devices?limit=300", "").Status)
 	assert.Equal(t, 200, s.Requests()[1].Status)
 }
 
@@ -382,8 +457,8 @@ func TestPopulate(t *testing.T) {
 	assert.Equal(t, []string{"person00005@corp.com"}, a.Populate(1, 0, "corp.com"), "numbering continues")
 	assert.Empty(t, a.Populate(0, 3, "corp.com"))
 
-	bodyA := call(t, a, "GET", "/api/v1/devices", "").Body
-	bodyB := call(t, b, "GET", "/api/v1/devices", "").Body
+	bodyA := call(t, a, "GET", "/api/v1/devices?limit=300", "").Body
+	bodyB := call(t, b, "GET", "/api/v1/devices?limit=300", "").Body
 	assert.JSONEq(t, bodyA, bodyB, "the same tenant on every run")
 
 	var page []struct {
@@ -407,7 +482,7 @@ func TestPopulate(t *testing.T) {
 	assert.Len(t, serials, 12)
 	assert.Equal(t, map[string]int{"Mac": 4, "iPhone": 4, "iPad": 4}, platforms)
 	assert.Equal(t, map[bool]int{true: 8, false: 4}, styles, "both of Kandji's timestamp styles")
-	assert.Len(t, listIDs(t, call(t, a, "GET", "/api/v1/devices?user_email_exact=person00002%40corp.com", "")), 3)
+	assert.Len(t, listIDs(t, call(t, a, "GET", "/api/v1/devices?limit=300&user_email_exact=person00002%40corp.com", "")), 3)
 }
 
 func TestAddDevicesReplacesAndFillsDefaults(t *testing.T) {
@@ -419,9 +494,9 @@ func TestAddDevicesReplacesAndFillsDefaults(t *testing.T) {
 	s.AddDevices(kandjitest.Device{ID: "d1", Platform: "iPhone", UserEmail: "new@corp.com", Serial: "ZZ"})
 	assert.False(t, s.Locked("d1"), "replacing resets the lock state")
 	assert.Empty(t, s.PIN("d1"))
-	assert.Empty(t, listIDs(t, call(t, s, "GET", "/api/v1/devices?user_email_exact=old%40corp.com", "")))
-	assert.Equal(t, []string{"d1"}, listIDs(t, call(t, s, "GET", "/api/v1/devices?user_email_exact=new%40corp.com", "")))
-	all := listIDs(t, call(t, s, "GET", "/api/v1/devices", ""))
+	assert.Empty(t, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=300&user_email_exact=old%40corp.com", "")))
+	assert.Equal(t, []string{"d1"}, listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=300&user_email_exact=new%40corp.com", "")))
+	all := listIDs(t, call(t, s, "GET", "/api/v1/devices?limit=300", ""))
 	require.Len(t, all, 2)
 
 	var d struct {
@@ -444,8 +519,8 @@ func TestConcurrentUse(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			call(t, s, "GET", "/api/v1/devices?user_email_exact="+url.QueryEscape(emails[i]), "")
-			call(t, s, "GET", "/api/v1/devices?offset=10", "")
+			call(t, s, "GET", "/api/v1/devices?limit=300&user_email_exact="+url.QueryEscape(emails[i]), "")
+			call(t, s, "GET", "/api/v1/devices?limit=300&offset=10", "")
 		})
 		wg.Go(func() {
 			s.AddDevices(kandjitest.Device{UserEmail: fmt.Sprintf("new%d@corp.com", i)})
