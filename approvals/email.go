@@ -2,13 +2,15 @@ package approvals
 
 import "strings"
 
-// EmailKey is the form in which two emails are compared: surrounding space
-// trimmed and ASCII letters folded to lower case, nothing else. Unicode
+// EmailKey is the form in which two emails are compared: surrounding ASCII
+// space trimmed and ASCII letters folded to lower case, nothing else (the
+// rule kandji.EmailKey applies to the devices' side). Unicode
 // folding would make look-alikes equal (a Kelvin sign folds to "k", a long
 // s to "s"), and a look-alike is a different person: locking one for the
 // other is the worst mistake lockbot can make.
 func EmailKey(email string) string {
-	email = strings.TrimSpace(email)
+	// Only ASCII space is trimmed: a Unicode space is part of the value.
+	email = strings.Trim(email, " \t\n\v\f\r")
 	b := []byte(email)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {

@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,181 +11,213 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/bot/cards"
 )
+
+// TaskCommand is the store task that carries out a slash command.
+const TaskCommand = "command"
+
+// commandAttempts is how many times a command is tried while Slack or
+// Kandji fail, a few seconds apart, before its person is told to try again.
+const commandAttempts = 3
 
 // ackReply is an immediate ephemeral answer carried by a slash command's
 // ack, so the person sees something within the 3 s Slack allows.
-func ackReply(m message) map[string]any {
+func ackReply(m cards.Message) map[string]any {
 	return map[string]any{"response_type": "ephemeral", "text": m.Text, "blocks": m.Blocks}
 }
 
-// onSlashCommand acks at once, with the answer itself when it needs no
-// lookup (help, a typo), and otherwise hands the work to a task.
+// onSlashCommand answers help and typos in the ack itself; any other
+// command is stored as a trigger (once per envelope: Slack delivers an
+// unanswered envelope again, perhaps to another replica) and carried out
+// as a task, so a crash between the ack and the answer loses nothing.
 func (b *Bot) onSlashCommand(ctx context.Context, envelopeID string, sc slack.SlashCommand) {
-	if !b.firstDelivery(envelopeID) {
-		b.ack(ctx, envelopeID, nil)
-		return
-	}
 	c, err := parseCommand(sc.Text)
 	if err != nil {
-		b.ack(ctx, envelopeID, ackReply(helpMessage(b.cfg.Command, usageProblem(err))))
+		b.ack(ctx, envelopeID, ackReply(cards.Help(b.cfg.Command, cards.Mrkdwn(usageProblem(err)))))
 		return
 	}
-	var work func(context.Context, slack.SlashCommand, command)
-	switch c.Kind {
-	case cmdHelp:
-		b.ack(ctx, envelopeID, ackReply(helpMessage(b.cfg.Command, "")))
+	if c.Kind == cmdHelp {
+		b.ack(ctx, envelopeID, ackReply(cards.Help(b.cfg.Command, "")))
 		return
+	}
+	t := approvals.Trigger{
+		ID: "slack:" + envelopeID, Source: approvals.SourceSlack, Type: string(c.Kind), Admitted: b.now(),
+		Email: c.Email, Actor: sc.UserID, ActorName: sc.UserName, Message: c.Reason,
+		Reply: approvals.ReplyTo{User: sc.UserID, Channel: sc.ChannelID, ResponseURL: sc.ResponseURL},
+	}
+	fresh := false
+	err = b.store.Update(ctx, func(tx approvals.Tx) error {
+		var err error
+		if fresh, err = tx.AdmitTrigger(t); err != nil || !fresh {
+			return err
+		}
+		return tx.Enqueue(approvals.Task{Kind: TaskCommand, Key: t.ID})
+	})
+	switch {
+	case err != nil:
+		ref := b.failRef("could not store a slash command", err, "user", sc.UserID)
+		b.ack(ctx, envelopeID, ackReply(cards.Notice(fmt.Sprintf("⚠️ lockbot cannot store your command right now (its database does not accept writes), so nothing was done. Try again in a minute. (ref `%s`)", ref))))
+	case !fresh:
+		b.ack(ctx, envelopeID, nil) // a redelivery: the first is being handled
+	default:
+		b.ack(ctx, envelopeID, ackReply(cards.Notice(fmt.Sprintf("⏳ Looking up *%s* in Kandji…", cards.Mrkdwn(c.Email)))))
+	}
+}
+
+// runCommand carries out a stored slash command and answers its person.
+func (b *Bot) runCommand(ctx context.Context, run approvals.TaskRun) error {
+	var t approvals.Trigger
+	err := b.store.View(ctx, func(tx approvals.Tx) error {
+		var err error
+		t, err = tx.Trigger(run.Key)
+		return err
+	})
+	switch {
+	case errors.Is(err, approvals.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case t.Handled:
+		return nil
+	}
+	last := run.Attempt >= commandAttempts
+	switch commandKind(t.Type) {
 	case cmdLock:
-		work = b.requestLock
+		return b.requestLock(ctx, t, last)
 	case cmdStatus:
-		work = b.status
+		return b.status(ctx, t, last)
 	case cmdPins:
-		work = b.pins
+		return b.pins(ctx, t, last)
 	}
-	b.ack(ctx, envelopeID, ackReply(notice(fmt.Sprintf("⏳ Looking up *%s* in Kandji…", mrkdwn(c.Email)))))
-	b.spawn(func(ctx context.Context) { work(ctx, sc, c) })
+	return b.handled(ctx, t, nil)
 }
 
-func usageProblem(err error) string {
-	msg := err.Error()
-	if errors.Is(err, errUsage) {
-		msg = strings.TrimPrefix(msg, errUsage.Error()+": ")
-	}
-	return msg
+// handled marks a command done and journals it, with more changes from
+// also (which may fill in t) in the same transaction.
+func (b *Bot) handled(ctx context.Context, t approvals.Trigger, also func(tx approvals.Tx, t *approvals.Trigger) error) error {
+	return b.store.Update(ctx, func(tx approvals.Tx) error {
+		t := t
+		if also != nil {
+			if err := also(tx, &t); err != nil {
+				return err
+			}
+		}
+		t.Handled = true
+		if err := tx.PutTrigger(t); err != nil {
+			return err
+		}
+		return tx.Append(approvals.Record{Time: b.now(), Kind: approvals.KindCommand, ID: strings.TrimPrefix(t.ID, "slack:"),
+			Actor: t.Actor, Target: t.Email, Details: approvals.Details("command", t.Type, "request_id", t.RequestID)})
+	})
 }
 
-// reply answers the person who typed the command, visible to them only.
-func (b *Bot) reply(ctx context.Context, sc slack.SlashCommand, m message) {
-	if err := b.slack.respond(ctx, sc.ResponseURL, m); err != nil {
-		b.log.Warn("could not answer the slash command", "user", sc.UserID, "err", err)
+// reply answers the person who typed a command, visible to them only.
+func (b *Bot) reply(ctx context.Context, to approvals.ReplyTo, m cards.Message) {
+	if err := b.slack.respond(ctx, to.ResponseURL, m); err != nil {
+		b.log.Warn("could not answer the slash command", "user", to.User, "err", err)
 	}
 }
 
-// mayRequest checks the requester and answers them when they may not.
-func (b *Bot) mayRequest(ctx context.Context, sc slack.SlashCommand, what string) bool {
-	ok, why, err := b.access.canRequest(ctx, sc.UserID)
+// answer replies to t's person and marks t handled.
+func (b *Bot) answer(ctx context.Context, t approvals.Trigger, m cards.Message) error {
+	b.reply(ctx, t.Reply, m)
+	return b.handled(ctx, t, nil)
+}
+
+// failed answers a command whose Slack or Kandji calls kept failing, or
+// asks for another attempt while there are attempts left.
+func (b *Bot) failed(ctx context.Context, t approvals.Trigger, last bool, what string, err error) error {
+	if !last {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	ref := b.failRef(what, err, "command", t.ID)
+	return b.answer(ctx, t, cards.Notice(fmt.Sprintf("⚠️ %s, so nothing was done. Try again in a minute. (ref `%s`)", what, ref)))
+}
+
+// mayRequest checks the requester, answering them when they may not.
+// done reports that the command is over (refused or answered).
+func (b *Bot) mayRequest(ctx context.Context, t approvals.Trigger, last bool) (ok bool, err error) {
+	ok, why, err := b.access.canRequest(ctx, t.Actor)
 	if err != nil {
-		ref := b.failRef("could not check who may request", err, "user", sc.UserID)
-		b.reply(ctx, sc, notice(fmt.Sprintf("⚠️ Slack did not answer when lockbot checked your permissions, so nothing was done. Try again in a minute. (ref `%s`)", ref)))
-		return false
+		return false, b.failed(ctx, t, last, "Slack did not answer when lockbot checked your permissions", err)
 	}
-	if !ok {
-		b.record(approvals.Record{Kind: approvals.KindRefused, Actor: sc.UserID, Details: map[string]string{"reason": "not_requester", "command": what}})
-		b.reply(ctx, sc, notice("🚫 You cannot use this command: "+why+"."))
+	if ok {
+		return true, nil
 	}
-	return ok
+	return false, b.handled(ctx, t, func(tx approvals.Tx, _ *approvals.Trigger) error {
+		b.reply(ctx, t.Reply, cards.Notice("🚫 You cannot use this command: "+why+"."))
+		return tx.Append(approvals.Record{Time: b.now(), Kind: approvals.KindRefused, Actor: t.Actor, Target: t.Email,
+			Details: approvals.Details("reason", "not_requester", "command", t.Type)})
+	})
 }
 
-// lookup returns the person's devices, answering the requester when
-// Kandji fails.
-func (b *Bot) lookup(ctx context.Context, sc slack.SlashCommand, email string) ([]approvals.Device, bool) {
-	ds, err := b.devicesOf(ctx, email)
+// requestLock opens a two-person request; its card's writer tells the
+// requester once the card is up (or why it could not be posted).
+func (b *Bot) requestLock(ctx context.Context, t approvals.Trigger, last bool) error {
+	if ok, err := b.mayRequest(ctx, t, last); !ok {
+		return err
+	}
+	if !b.domainAllowed(t.Email) {
+		return b.answer(ctx, t, cards.Notice(fmt.Sprintf("🚫 *%s* is not in an allowed domain (%s). Nothing was requested.",
+			cards.Mrkdwn(t.Email), cards.Mrkdwn(strings.Join(b.cfg.AllowedDomains, ", ")))))
+	}
+	p := b.flow.Person(ctx, t.Email)
+	devices, _, err := b.flow.Lookup(ctx, p)
 	if err != nil {
-		ref := b.failRef("kandji device lookup failed", err, "target", email)
-		b.reply(ctx, sc, notice(fmt.Sprintf("⚠️ Kandji could not be reached to look up *%s*, so nothing was done. Try again shortly. (ref `%s`)", mrkdwn(email), ref)))
-		return nil, false
-	}
-	return toApprovalDevices(ds), true
-}
-
-// requestLock opens a two-person request and posts its card.
-func (b *Bot) requestLock(ctx context.Context, sc slack.SlashCommand, c command) {
-	if !b.mayRequest(ctx, sc, "lock") {
-		return
-	}
-	if !domainAllowed(c.Email, b.cfg.AllowedDomains) {
-		b.reply(ctx, sc, notice(fmt.Sprintf("🚫 *%s* is not in an allowed domain (%s). Nothing was requested.", mrkdwn(c.Email), mrkdwn(strings.Join(b.cfg.AllowedDomains, ", ")))))
-		return
-	}
-	devices, ok := b.lookup(ctx, sc, c.Email)
-	if !ok {
-		return
+		return b.failed(ctx, t, last, fmt.Sprintf("Kandji could not be reached to look up *%s*", cards.Mrkdwn(t.Email)), err)
 	}
 	if len(devices) == 0 {
-		b.reply(ctx, sc, notice(fmt.Sprintf("No device is assigned to *%s* in Kandji, so there is nothing to lock. No request was opened. (Check the spelling, or the user assignment in Kandji.)", mrkdwn(c.Email))))
-		return
+		return b.answer(ctx, t, cards.Notice(fmt.Sprintf("No device is assigned to *%s* in Kandji, so there is nothing to lock. No request was opened. (Check the spelling, or the user assignment in Kandji.)", cards.Mrkdwn(t.Email))))
 	}
-	req, err := b.openRequest(ctx, approvals.NewRequest{
-		Target: c.Email, Requester: sc.UserID, Reason: c.Reason,
-		Origin: approvals.Origin{Kind: "manual"}, Devices: devices,
-	}, b.person(ctx, c.Email))
-	if err != nil {
-		ref := b.failRef("could not open the lock request", err, "target", c.Email)
-		b.reply(ctx, sc, notice(fmt.Sprintf("⚠️ The request could not be posted to <#%s> (is lockbot a member of that channel?). Nothing was requested. (ref `%s`)", b.cfg.ApprovalChannel, ref)))
-		return
+	err = b.handled(ctx, t, func(tx approvals.Tx, t *approvals.Trigger) error {
+		r, err := b.engine.OpenIn(tx, approvals.NewRequest{
+			Person: p, Requester: t.Actor, Reason: t.Message, Origin: approvals.Origin{Kind: approvals.OriginManual},
+			Devices: devices, Required: b.cfg.RequiredApprovals, TTL: b.cfg.ApprovalTTL, ReplyTo: t.Reply,
+			DryRun: b.cfg.DryRun, Priority: approvals.PriorityInteractive,
+		})
+		t.RequestID = r.ID
+		return err
+	})
+	if err == nil {
+		b.metrics.RequestOpened(approvals.OriginManual)
 	}
-	b.reply(ctx, sc, notice(fmt.Sprintf("📨 Request `%s` to lock every device of *%s* (%d now) is waiting for approval in <#%s>. Another approver must approve it; it expires %s.",
-		req.ID, mrkdwn(c.Email), len(devices), b.cfg.ApprovalChannel, slackDate(req.Expires))))
-}
-
-// openRequest records a pending request and posts its card; when the card
-// cannot be posted the request is withdrawn, so nothing waits unseen.
-func (b *Bot) openRequest(ctx context.Context, nr approvals.NewRequest, p person) (approvals.Request, error) {
-	nr.Required = b.cfg.RequiredApprovals
-	nr.TTL = b.cfg.ApprovalTTL
-	req, err := b.engine.Open(ctx, nr)
-	if err != nil {
-		return req, err
-	}
-	b.persons.SetDefault(req.ID, p)
-	b.metrics.RequestOpened(req.Origin.Kind)
-	ts, err := b.slack.post(ctx, b.cfg.ApprovalChannel, requestCard(req, p, nil, nil, b.cfg.DryRun))
-	if err != nil {
-		if _, derr := b.engine.Deny(ctx, req.ID, req.Requester, "the approval card could not be posted"); derr != nil {
-			b.log.Error("could not withdraw a request whose card failed", "request", req.ID, "err", derr)
-		}
-		return req, err
-	}
-	return b.engine.SetCard(ctx, req.ID, approvals.Card{Channel: b.cfg.ApprovalChannel, TS: ts})
+	return err
 }
 
 // status answers /lock status: devices and Okta status, to the asker only.
-func (b *Bot) status(ctx context.Context, sc slack.SlashCommand, c command) {
-	if !b.mayRequest(ctx, sc, "status") {
-		return
+func (b *Bot) status(ctx context.Context, t approvals.Trigger, last bool) error {
+	if ok, err := b.mayRequest(ctx, t, last); !ok {
+		return err
 	}
-	devices, ok := b.lookup(ctx, sc, c.Email)
-	if !ok {
-		return
+	p := b.flow.Person(ctx, t.Email)
+	devices, _, err := b.flow.Lookup(ctx, p)
+	if err != nil {
+		return b.failed(ctx, t, last, fmt.Sprintf("Kandji could not be reached to look up *%s*", cards.Mrkdwn(t.Email)), err)
 	}
-	b.reply(ctx, sc, statusMessage(b.person(ctx, c.Email), devices))
+	return b.answer(ctx, t, cards.Status(personView(p), deviceViews(devices)))
 }
 
-// pins answers /lock pins: approvers get the PINs of the person's Macs by
-// DM; the channel only hears how many were sent.
-func (b *Bot) pins(ctx context.Context, sc slack.SlashCommand, c command) {
-	ok, err := b.access.isApprover(ctx, sc.UserID)
-	if err != nil {
-		ref := b.failRef("could not check approver", err, "user", sc.UserID)
-		b.reply(ctx, sc, notice(fmt.Sprintf("⚠️ Slack did not answer when lockbot checked your permissions, so nothing was sent. (ref `%s`)", ref)))
-		return
+// failRef logs err with a short reference that the person is shown instead
+// of the error itself, so they can quote it to whoever reads the logs.
+func (b *Bot) failRef(msg string, err error, attrs ...any) string {
+	var raw [4]byte
+	_, _ = rand.Read(raw[:])
+	ref := "E-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw[:])
+	b.log.Error(msg, append(attrs, "ref", ref, "err", err)...)
+	return ref
+}
+
+// domainAllowed reports whether email's domain may be targeted.
+func (b *Bot) domainAllowed(email string) bool {
+	if len(b.cfg.AllowedDomains) == 0 {
+		return true
 	}
-	if !ok {
-		b.record(approvals.Record{Kind: approvals.KindRefused, Actor: sc.UserID, Target: c.Email, Details: map[string]string{"reason": "not_approver", "command": "pins"}})
-		b.reply(ctx, sc, notice("🚫 Only approvers can receive unlock PINs. "+b.access.approverHint()))
-		return
-	}
-	devices, ok := b.lookup(ctx, sc, c.Email)
-	if !ok {
-		return
-	}
-	var macs []approvals.Device
-	for _, d := range devices {
-		if isMac(d.Platform) {
-			macs = append(macs, d)
+	d := approvals.DomainOf(email)
+	for _, a := range b.cfg.AllowedDomains {
+		if approvals.EmailKey(a) == d {
+			return true
 		}
 	}
-	results := b.freshPINs(ctx, macs)
-	n := countPINs(results)
-	if n == 0 {
-		b.reply(ctx, sc, notice(fmt.Sprintf("No Mac of *%s* has an unlock PIN in Kandji (a PIN exists only after a lock).", mrkdwn(c.Email))))
-		return
-	}
-	if err := b.sendPINs(ctx, sc.UserID, "", c.Email, results); err != nil {
-		ref := b.failRef("PIN DM failed", err, "user", sc.UserID)
-		b.reply(ctx, sc, notice(fmt.Sprintf("⚠️ The DM with the PINs could not be sent. (ref `%s`)", ref)))
-		return
-	}
-	b.reply(ctx, sc, notice(fmt.Sprintf("🔑 Sent you %d unlock PIN%s for *%s* by DM.", n, plural(n), mrkdwn(c.Email))))
+	return false
 }

@@ -2,11 +2,13 @@ package lockflow
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/kandji"
+	"github.com/lockbot/lockbot/okta"
 )
 
 // devicesPerPage is Kandji's page size, which a sweep uses.
@@ -190,4 +192,27 @@ func (f *Flow) Lookup(ctx context.Context, p approvals.Person) ([]approvals.Devi
 		return nil, "", err
 	}
 	return toApprovalDevices(r.devices), r.matchedBy, nil
+}
+
+// Person returns what Okta says of email now (name and status), for a
+// card; Okta trouble only costs the card its status line.
+func (f *Flow) Person(ctx context.Context, email string) approvals.Person {
+	p := approvals.Person{Email: email}
+	if f.dir == nil {
+		return p
+	}
+	u, err := f.dir.User(ctx, email)
+	switch {
+	case errors.Is(err, okta.ErrNotFound):
+		p.OktaStatus = "not found in Okta"
+	case err != nil:
+		f.log.Warn("okta user lookup failed", "target", email, "err", err)
+		p.OktaStatus = "unknown (Okta did not answer)"
+	default:
+		p.Name, p.OktaStatus, p.OktaUserID = u.Name(), u.Status, u.ID
+		if login, err := approvals.ParseEmail(u.Login); err == nil && login != email {
+			p.Login = login
+		}
+	}
+	return p
 }

@@ -21,17 +21,34 @@ type verdict struct {
 func (v verdict) passing() bool { return v.outcome == approvals.OutcomeRetrying }
 
 // judgeLock reads a lock answer. Only what Kandji says about the lock
-// counts as secured; anything that may pass (throttling, an outage, a lost
-// answer, a refused token that someone may fix) is retried until the
-// deadline, and only a definite refusal of this device ends it.
+// counts as secured: the lock accepted now, a lock command queued or
+// running, a lock Kandji confirms completed. A lock Kandji could not
+// confirm is never ✅. Anything that may pass (throttling, an outage, a
+// lost answer, another MDM command running on the device, a refused token
+// that someone may fix) is retried until the deadline, and only a definite
+// refusal of this device ends it.
 func judgeLock(res kandji.LockResult, err error) verdict {
 	if err == nil {
-		if res.AlreadyLocked {
-			return verdict{outcome: approvals.OutcomeAlreadyLocked, detail: "Kandji says the device is already locked"}
-		}
 		// A Mac's PIN in the answer is dropped here: PINs are read fresh
 		// from Kandji for the approver's DM, and held nowhere else.
-		return verdict{outcome: approvals.OutcomeLocked}
+		switch res.Status {
+		case kandji.LockPending:
+			return verdict{outcome: approvals.OutcomeLockPending, detail: cmpOr(res.Detail, "Kandji has the lock queued for the device")}
+		case kandji.LockAlreadyDone:
+			return verdict{outcome: approvals.OutcomeAlreadyLocked, detail: cmpOr(res.Detail, "Kandji confirms an earlier lock completed")}
+		}
+		return verdict{outcome: approvals.OutcomeLocked, detail: res.Detail}
+	}
+	if errors.Is(err, kandji.ErrUnconfirmed) {
+		// Kandji refused the POST and its command list, which would say
+		// whether a lock is on its way, could not be read. An outage may
+		// pass; a token that may not read the list will not.
+		cause := errors.Unwrap(err)
+		refused := errors.Is(cause, kandji.ErrUnauthorized) || errors.Is(cause, kandji.ErrForbidden)
+		if why, ok := passingFailure(cause); ok && cause != nil && !refused {
+			return verdict{outcome: approvals.OutcomeRetrying, detail: "lock sent, not confirmed yet (" + why + ")"}
+		}
+		return verdict{outcome: approvals.OutcomeUnconfirmed, detail: "lock sent, not confirmed: " + cmpOr(res.Detail, kandjiMessage(err)) + "; check the device in Kandji"}
 	}
 	if why, ok := passingFailure(err); ok {
 		return verdict{outcome: approvals.OutcomeRetrying, detail: why}
@@ -49,7 +66,14 @@ func judgeLock(res kandji.LockResult, err error) verdict {
 // for the card, or reports false for a definite refusal.
 func passingFailure(err error) (string, bool) {
 	var ke *kandji.Error
+	var busy *kandji.BusyError
 	switch {
+	case errors.As(err, &busy):
+		what := "another MDM command"
+		if busy.Command != "" {
+			what = busy.Command
+		}
+		return "Kandji is running " + what + " on the device; the lock is sent again once it is done", true
 	case errors.Is(err, kandji.ErrUnauthorized), errors.Is(err, kandji.ErrForbidden):
 		status := http.StatusUnauthorized
 		if errors.As(err, &ke) {
