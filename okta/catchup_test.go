@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,8 @@ import (
 	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lockbot/lockbot/okta/oktatest"
 )
 
 const wantFilter = `eventType eq "user.lifecycle.suspend" or eventType eq "user.lifecycle.deactivate" or ` +
@@ -57,19 +58,22 @@ func wantRecovered() []Event {
 }
 
 type catchupEnv struct {
-	fake    *fakeOkta
+	org     *oktatest.Server
 	dir     *Directory
 	inbox   *Inbox
-	clock   *fakeClock
+	clock   *fakeClock // the org's clock, and the catch-up's unless a test says otherwise
 	state   string
+	logs    bytes.Buffer
 	counted []int
+	reports []PollReport
 }
 
-func newCatchupEnv(t *testing.T) *catchupEnv {
-	f := newFakeOkta(t)
+func newCatchupEnv(t *testing.T, opts ...oktatest.Option) *catchupEnv {
+	clock := newFakeClock()
+	org := newOrg(t, append([]oktatest.Option{oktatest.WithClock(clock.Now)}, opts...)...)
 	return &catchupEnv{
-		fake: f, dir: newTestDirectory(t, f), inbox: openTestInbox(t, t.TempDir()),
-		clock: newFakeClock(), state: t.TempDir(),
+		org: org, dir: newTestDirectory(t, org), inbox: openTestInbox(t, t.TempDir()),
+		clock: clock, state: t.TempDir(),
 	}
 }
 
@@ -77,8 +81,9 @@ func (e *catchupEnv) catchup(t *testing.T, mod ...func(*CatchupConfig)) *Catchup
 	t.Helper()
 	cfg := CatchupConfig{
 		Directory: e.dir, Inbox: e.inbox, Types: DefaultAutoLockTypes(), StateDir: e.state,
-		Interval: 5 * time.Minute, Now: e.clock.Now,
+		Interval: 5 * time.Minute, Now: e.clock.Now, Logger: newTextLogger(&e.logs),
 		OnRecovered: func(n int) { e.counted = append(e.counted, n) },
+		OnPoll:      func(r PollReport) { e.reports = append(e.reports, r) },
 	}
 	for _, m := range mod {
 		m(&cfg)
@@ -88,19 +93,47 @@ func (e *catchupEnv) catchup(t *testing.T, mod ...func(*CatchupConfig)) *Catchup
 	return c
 }
 
-func (e *catchupEnv) savedCheckpoint(t *testing.T) time.Time {
+// log persists System Log events in the fake org now.
+func (e *catchupEnv) log(t *testing.T, evs ...json.RawMessage) {
 	t.Helper()
-	cp, err := loadCheckpoint(filepath.Join(e.state, checkpointName))
+	body, err := json.Marshal(evs)
 	require.NoError(t, err)
-	return cp
+	require.NoError(t, e.org.LogJSON(body))
+}
+
+func (e *catchupEnv) savedCursor(t *testing.T) Cursor {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.state, checkpointName))
+	if os.IsNotExist(err) {
+		return Cursor{}
+	}
+	require.NoError(t, err)
+	c, err := parseCursorFile(data)
+	require.NoError(t, err)
+	return c
+}
+
+func (e *catchupEnv) writeCursorFile(t *testing.T, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(e.state, checkpointName), []byte(content), 0o600))
 }
 
 func sinceParam(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-func TestCatchupPollRecoversAcrossPages(t *testing.T) {
+// nextQuery is the query of a saved cursor.
+func nextQuery(t *testing.T, next string) url.Values {
+	t.Helper()
+	u, err := url.Parse(next)
+	require.NoError(t, err)
+	require.Equal(t, logsPath, u.Path)
+	return u.Query()
+}
+
+func TestCatchupPollFollowsNextLinks(t *testing.T) {
 	e := newCatchupEnv(t)
-	e.fake.setPages(catchupEvents(t), 2)
+	e.log(t, catchupEvents(t)...)
 	c := e.catchup(t)
+	c.pageLimit = 2
 	start := e.clock.Now()
 
 	n, err := c.Poll(context.Background())
@@ -109,69 +142,445 @@ func TestCatchupPollRecoversAcrossPages(t *testing.T) {
 	assert.Equal(t, []int{3}, e.counted)
 	assert.Equal(t, wantRecovered(), takeN(t, e.inbox, 3))
 
-	reqs := e.fake.logRequests()
-	require.Len(t, reqs, 4, "three pages, then the empty page that ends a polling query")
+	reqs := logQueries(e.org)
+	require.Len(t, reqs, 3, "two full pages, then the empty page that ends a polling query")
 	assert.Equal(t, url.Values{
 		"since": {sinceParam(start.Add(-time.Hour))}, "filter": {wantFilter},
-		"sortOrder": {"ASCENDING"}, "limit": {"1000"},
-	}, reqs[0], "first poll looks back the default hour")
+		"sortOrder": {"ASCENDING"}, "limit": {"2"},
+	}, reqs[0], "a polling query: since, no until, ASCENDING")
 	for i, q := range reqs[1:] {
-		assert.Equal(t, url.Values{
-			"after": {"c" + strconv.Itoa(i+1)}, "filter": {wantFilter}, "sortOrder": {"ASCENDING"}, "limit": {"1000"},
-		}, q, "page %d follows the next link; since is not sent next to after", i+2)
+		assert.NotEmpty(t, q.Get("after"), "page %d follows the next link", i+2)
+		assert.False(t, q.Has("since"), "since is never sent next to after")
+		assert.Equal(t, wantFilter, q.Get("filter"))
+		assert.Equal(t, "2", q.Get("limit"))
 	}
-	assert.Equal(t, start, e.savedCheckpoint(t), "checkpoint advanced to the poll start and persisted")
+	cur := e.savedCursor(t)
+	assert.Equal(t, reqs[2], nextQuery(t, cur.Next), "the last next link is the cursor")
+	assert.Equal(t, ts("2024-05-06T09:15:00Z"), cur.Newest)
+	raw, err := os.ReadFile(filepath.Join(e.state, checkpointName))
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"checkpoint":"2024-05-06T09:15:00Z"`, "an older build can still start from it")
+	require.Len(t, e.reports, 1)
+	assert.Equal(t, PollReport{Recovered: 3, LastSuccess: start}, e.reports[0])
 }
 
-func TestCatchupCheckpointUsedAfterRestart(t *testing.T) {
+func TestCatchupResumesFromCursorAfterRestart(t *testing.T) {
+	e := newCatchupEnv(t)
+	_, err := e.catchup(t).Poll(context.Background())
+	require.NoError(t, err)
+	saved := e.savedCursor(t)
+	require.NotEmpty(t, saved.Next)
+
+	e.clock.Advance(3 * time.Hour) // down for a while; Okta logged events meanwhile
+	e.log(t, catchupEvents(t)...)
+	n, err := e.catchup(t).Poll(context.Background()) // a new process, same state dir
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+
+	reqs := logQueries(e.org)
+	require.Len(t, reqs, 3)
+	assert.Equal(t, nextQuery(t, saved.Next), reqs[1], "the restart resumes from the saved cursor")
+	assert.False(t, reqs[2].Has("since"))
+}
+
+// TestCatchupRecoversLateEvents: an event persisted 16 minutes after it was
+// published lands in front of the cursor. Re-querying by since from our
+// own clock misses it wherever since bounds the published time.
+func TestCatchupRecoversLateEvents(t *testing.T) {
+	for name, opts := range map[string][]oktatest.Option{
+		"since bounds persistence (documented)": nil,
+		"since bounds published":                {oktatest.WithSinceOnPublished()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newCatchupEnv(t, opts...)
+			c := e.catchup(t)
+			_, err := c.Poll(context.Background())
+			require.NoError(t, err)
+
+			e.clock.Advance(3 * time.Minute)
+			e.org.Log(oktatest.Event{
+				UUID: "late-1", Type: EventSuspend, Published: e.clock.Now().Add(-16 * time.Minute),
+				Target: oktatest.User{ID: "00ulate", Login: "late@acme.example"},
+			})
+			e.clock.Advance(2 * time.Minute)
+			n, err := c.Poll(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, 1, n, "the late event is recovered")
+			assert.Equal(t, "late-1", takeN(t, e.inbox, 1)[0].UUID)
+			assert.NotEmpty(t, logQueries(e.org)[1].Get("after"))
+		})
+	}
+}
+
+// TestCatchupHostClockSkew: the host clock being off does not matter once
+// the cursor is followed.
+func TestCatchupHostClockSkew(t *testing.T) {
+	for name, skew := range map[string]time.Duration{"12 minutes fast": 12 * time.Minute, "20 minutes slow": -20 * time.Minute} {
+		t.Run(name, func(t *testing.T) {
+			e := newCatchupEnv(t)
+			c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Now = func() time.Time { return e.clock.Now().Add(skew) } })
+			_, err := c.Poll(context.Background())
+			require.NoError(t, err)
+			for i := range 3 {
+				e.clock.Advance(time.Minute)
+				e.org.Log(oktatest.Event{UUID: "ev-" + string(rune('a'+i)), Type: EventDeactivate,
+					Target: oktatest.User{ID: "00uskew", Login: "skew@acme.example"}})
+				e.clock.Advance(4 * time.Minute)
+				n, err := c.Poll(context.Background())
+				require.NoError(t, err)
+				assert.Equal(t, 1, n, "poll %d", i+2)
+			}
+		})
+	}
+}
+
+func TestCatchupRefusedCursorRestartsBeforeNewest(t *testing.T) {
+	e := newCatchupEnv(t)
+	all := catchupEvents(t)
+	e.log(t, all[:2]...)
+	c := e.catchup(t)
+	n, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	before := e.savedCursor(t)
+	require.Equal(t, ts("2024-05-06T09:12:00Z"), before.Newest)
+
+	e.org.ExpireCursors() // Okta no longer honours the saved cursor
+	e.clock.Advance(5 * time.Minute)
+	e.log(t, all[2:]...)
+	n, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the new event; the re-read ones are duplicates")
+
+	reqs := logQueries(e.org)
+	require.Len(t, reqs, 5)
+	assert.Equal(t, nextQuery(t, before.Next), reqs[2], "the saved cursor was tried first")
+	assert.Equal(t, sinceParam(ts("2024-05-06T09:02:00Z")), reqs[3].Get("since"), "then a new polling query Overlap before the newest event")
+	assert.NotEqual(t, before.Next, e.savedCursor(t).Next, "the refused cursor is replaced")
+	assert.Contains(t, e.logs.String(), "refused the saved System Log cursor")
+	assert.NoError(t, e.reports[len(e.reports)-1].Err)
+}
+
+func TestCatchupUnusableSavedCursor(t *testing.T) {
+	for _, next := range []string{"https://evil.example/api/v1/logs?after=1", "/api/v1/users?after=1", "/api/v1/logs?since=x&after=1", "%zz"} {
+		t.Run(next, func(t *testing.T) {
+			e := newCatchupEnv(t)
+			body, err := json.Marshal(map[string]any{"next": next, "newest": "2024-05-06T11:00:00Z"})
+			require.NoError(t, err)
+			e.writeCursorFile(t, string(body))
+			_, err = e.catchup(t).Poll(context.Background())
+			require.NoError(t, err)
+			reqs := e.org.Requests()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, sinceParam(ts("2024-05-06T10:50:00Z")), reqs[0].Query.Get("since"))
+			assert.Contains(t, e.logs.String(), "cursor is unusable")
+		})
+	}
+}
+
+func TestCatchupTypesChangedRestartsQuery(t *testing.T) {
+	e := newCatchupEnv(t)
+	_, err := e.catchup(t, func(cfg *CatchupConfig) { cfg.Types = []string{EventSuspend} }).Poll(context.Background())
+	require.NoError(t, err)
+	e.clock.Advance(time.Hour)
+	_, err = e.catchup(t).Poll(context.Background()) // restarted with more types
+	require.NoError(t, err)
+	reqs := logQueries(e.org)
+	require.Len(t, reqs, 2)
+	assert.Equal(t, wantFilter, reqs[1].Get("filter"))
+	assert.False(t, reqs[1].Has("after"), "the old cursor would keep the old filter")
+	assert.Equal(t, sinceParam(e.clock.Now().Add(-time.Hour)), reqs[1].Get("since"))
+	assert.Contains(t, e.logs.String(), "event types changed")
+}
+
+func TestCatchupReadsOldCheckpointFile(t *testing.T) {
+	e := newCatchupEnv(t)
+	e.writeCursorFile(t, `{"checkpoint":"2024-05-06T11:30:00Z"}`)
+	_, err := e.catchup(t).Poll(context.Background())
+	require.NoError(t, err)
+	reqs := logQueries(e.org)
+	assert.Equal(t, sinceParam(ts("2024-05-06T11:20:00Z")), reqs[0].Get("since"), "the checkpoint minus the overlap, as before")
+	cur := e.savedCursor(t)
+	assert.NotEmpty(t, cur.Next, "from now on it follows the cursor")
+	assert.Equal(t, ts("2024-05-06T11:30:00Z"), cur.Newest)
+}
+
+func TestCatchupStartIsCappedAtRetention(t *testing.T) {
+	const day = 24 * time.Hour
+	tests := []struct {
+		name         string
+		orgRetention time.Duration
+		file         string
+		mod          func(*CatchupConfig)
+		wantSince    time.Duration // before now
+		wantErr      bool
+	}{
+		{name: "old checkpoint", file: `{"checkpoint":"2023-10-01T00:00:00Z"}`, wantSince: 90*day - time.Hour},
+		{name: "long lookback", mod: func(c *CatchupConfig) { c.Lookback = 200 * day }, wantSince: 90*day - time.Hour},
+		{
+			name: "shorter org retention, configured", orgRetention: 30 * day,
+			mod: func(c *CatchupConfig) { c.Lookback = 40 * day; c.Retention = 30 * day }, wantSince: 30*day - time.Hour,
+		},
+		{
+			// Moving the start by Okta's clock cannot help here, so
+			// the poll fails (and is reported) instead of retrying.
+			name: "shorter org retention, not configured", orgRetention: 30 * day,
+			mod: func(c *CatchupConfig) { c.Lookback = 40 * day }, wantSince: 40 * day, wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []oktatest.Option
+			if tt.orgRetention > 0 {
+				opts = append(opts, oktatest.WithRetention(tt.orgRetention))
+			}
+			e := newCatchupEnv(t, opts...)
+			if tt.file != "" {
+				e.writeCursorFile(t, tt.file)
+			}
+			mod := func(*CatchupConfig) {}
+			if tt.mod != nil {
+				mod = tt.mod
+			}
+			_, err := e.catchup(t, mod).Poll(context.Background())
+			reqs := logQueries(e.org)
+			assert.Equal(t, sinceParam(e.clock.Now().Add(-tt.wantSince)), reqs[0].Get("since"))
+			if tt.wantErr {
+				require.ErrorIs(t, err, ErrUnavailable)
+				assert.Contains(t, err.Error(), "E0000053")
+				assert.Len(t, reqs, 1, "no pointless retry")
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}
+
+// TestCatchupRetentionRefusalMovesStartByOktasClock: our clock is two hours
+// slow, so the capped start is still past Okta's window; Okta's 400 E0000053
+// moves it inside by the Date Okta sent, once.
+func TestCatchupRetentionRefusalMovesStartByOktasClock(t *testing.T) {
+	e := newCatchupEnv(t)
+	e.writeCursorFile(t, `{"checkpoint":"2023-10-01T00:00:00Z"}`)
+	e.log(t, catchupEvents(t)...)
+	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Now = func() time.Time { return e.clock.Now().Add(-2 * time.Hour) } })
+	n, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	reqs := e.org.RequestsTo(logsPath)
+	require.Len(t, reqs, 3)
+	assert.Equal(t, http.StatusBadRequest, reqs[0].Status)
+	assert.Equal(t, sinceParam(e.clock.Now().Add(-90*24*time.Hour-time.Hour)), reqs[0].Query.Get("since"))
+	assert.Equal(t, sinceParam(e.clock.Now().Add(-90*24*time.Hour+time.Hour)), reqs[1].Query.Get("since"))
+	assert.Contains(t, e.logs.String(), "past the System Log's retention")
+}
+
+func TestCatchupErrorsKeepCursor(t *testing.T) {
+	tests := []struct {
+		name          string
+		fault         func(*oktatest.Server)
+		wantErr       error
+		wantMsg       string
+		wantRecovered int
+		wantWait      time.Duration
+		wantRestart   bool // the cursor is dropped for a new polling query
+	}{
+		{
+			name: "500 on the first page", fault: func(o *oktatest.Server) { o.FailNext(logsPath, 1, 500) },
+			wantErr: ErrUnavailable, wantMsg: "HTTP 500",
+		},
+		{
+			// Only a 400 is a refused cursor; a 500 is retried next poll.
+			name: "500 when resuming the cursor", fault: func(o *oktatest.Server) { o.FailNext("/api/v1/logs?after=", 1, 500) },
+			wantErr: ErrUnavailable, wantMsg: "HTTP 500",
+		},
+		{
+			name: "429 with reset", fault: func(o *oktatest.Server) { o.RateLimitNext(logsPath, 1, 59*time.Second) },
+			wantErr: ErrUnavailable, wantMsg: "HTTP 429", wantWait: 60 * time.Second,
+		},
+		{
+			name: "403", fault: func(o *oktatest.Server) { o.SetForbidden(logsPath) },
+			wantErr: ErrUnauthorized, wantMsg: "okta.logs.read",
+		},
+		{
+			name: "expired token", fault: func(o *oktatest.Server) { o.RevokeToken() },
+			wantErr: ErrUnauthorized, wantMsg: "HTTP 401",
+		},
+		{
+			name: "unparsable page",
+			fault: func(o *oktatest.Server) {
+				o.ReplyNext(logsPath, oktatest.Reply{Status: 200, Body: `[{"published":"not a time"}]`})
+			},
+			wantErr: ErrUnavailable,
+		},
+		{
+			name: "next link to another endpoint",
+			fault: func(o *oktatest.Server) {
+				o.ReplyNext(logsPath, oktatest.Reply{Status: 200, Body: `[{"uuid":"x","eventType":"user.session.start"}]`,
+					Header: http.Header{"Link": {`<https://evil.example/api/v1/users?after=1>; rel="next"`}}})
+			},
+			wantErr: ErrUnavailable, wantMsg: "unusable next link", wantRestart: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newCatchupEnv(t)
+			e.log(t, catchupEvents(t)...)
+			c := e.catchup(t)
+			// A successful poll first, so there is a cursor to keep.
+			_, err := c.Poll(context.Background())
+			require.NoError(t, err)
+			before := e.savedCursor(t)
+			takeN(t, e.inbox, 3)
+
+			e.clock.Advance(5 * time.Minute)
+			tt.fault(e.org)
+			n, err := c.Poll(context.Background())
+			require.ErrorIs(t, err, tt.wantErr)
+			assert.Contains(t, err.Error(), tt.wantMsg)
+			assert.NotContains(t, err.Error(), testToken)
+			assert.Equal(t, tt.wantRecovered, n)
+			if tt.wantRestart {
+				assert.Equal(t, Cursor{Newest: before.Newest}, e.savedCursor(t), "the next poll starts a new polling query")
+			} else {
+				assert.Equal(t, before, e.savedCursor(t), "cursor kept on error")
+			}
+			assert.Equal(t, e.savedCursor(t), c.cur, "memory never claims more than the store")
+			ae := asAPIError(err)
+			if tt.wantWait > 0 {
+				require.NotNil(t, ae)
+				assert.Equal(t, tt.wantWait, ae.wait)
+			}
+			last := e.reports[len(e.reports)-1]
+			assert.Equal(t, err, last.Err)
+			assert.Equal(t, 1, last.ConsecutiveFailures)
+			assert.NotContains(t, e.logs.String(), testToken)
+		})
+	}
+}
+
+func TestCatchupSecondPageFailureKeepsFirstPage(t *testing.T) {
+	e := newCatchupEnv(t)
+	e.log(t, catchupEvents(t)...)
+	c := e.catchup(t)
+	c.pageLimit = 2
+	e.org.FailNext("/api/v1/logs?after=", 1, 500)
+	n, err := c.Poll(context.Background())
+	require.ErrorIs(t, err, ErrUnavailable)
+	assert.Equal(t, 2, n, "the first page was admitted")
+	afterFirst := e.savedCursor(t)
+	require.NotEmpty(t, afterFirst.Next, "and its cursor saved")
+
+	n, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the next poll continues from the first page's cursor")
+	reqs := logQueries(e.org)
+	assert.Equal(t, nextQuery(t, afterFirst.Next), reqs[2])
+	assert.Equal(t, uuidsOf(wantRecovered()), uuidsOf(takeN(t, e.inbox, 3)))
+}
+
+func TestCatchupAdmitFailureSavesNothing(t *testing.T) {
+	e := newCatchupEnv(t)
+	e.inbox = openTestInbox(t, t.TempDir(), WithMaxPending(1))
+	e.log(t, catchupEvents(t)...)
+	c := e.catchup(t)
+	n, err := c.Poll(context.Background())
+	require.ErrorIs(t, err, ErrInboxFull)
+	assert.Zero(t, n)
+	assert.Equal(t, Cursor{}, e.savedCursor(t), "the cursor never passes unadmitted events")
+	assert.Empty(t, e.counted)
+	require.Len(t, e.reports, 1)
+	require.ErrorIs(t, e.reports[0].Err, ErrInboxFull)
+}
+
+func TestCatchupPageBound(t *testing.T) {
+	e := newCatchupEnv(t)
+	e.log(t, catchupEvents(t)...)
+	c := e.catchup(t)
+	c.pageLimit, c.maxPages = 1, 2
+	n, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Len(t, logQueries(e.org), 2)
+	assert.Contains(t, e.logs.String(), "page limit reached")
+
+	n, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "continues where the bound stopped it")
+	assert.Equal(t, uuidsOf(wantRecovered()), uuidsOf(takeN(t, e.inbox, 3)))
+}
+
+// TestCatchupReportsEveryPoll: an expired token fails every poll; the
+// caller hears about each, and exactly once that it is failing.
+func TestCatchupReportsEveryPoll(t *testing.T) {
 	e := newCatchupEnv(t)
 	c := e.catchup(t)
-	t0 := e.clock.Now()
-	_, err := c.Poll(context.Background())
+	ctx := context.Background()
+	_, err := c.Poll(ctx)
 	require.NoError(t, err)
+	firstOK := e.clock.Now()
 
+	e.org.RevokeToken()
+	for range 4 {
+		e.clock.Advance(5 * time.Minute)
+		_, err := c.Poll(ctx)
+		require.ErrorIs(t, err, ErrUnauthorized)
+	}
+	e.org.SetToken(testToken)
 	e.clock.Advance(5 * time.Minute)
-	_, err = c.Poll(context.Background())
+	e.org.Log(oktatest.Event{UUID: "back", Type: EventSuspend, Target: oktatest.User{ID: "00uback"}})
+	_, err = c.Poll(ctx)
 	require.NoError(t, err)
-	t1 := e.clock.Now()
-
-	e.clock.Advance(3 * time.Hour) // down for a while
-	c2 := e.catchup(t)             // a new process, same state dir
-	_, err = c2.Poll(context.Background())
+	secondOK := e.clock.Now()
+	e.clock.Advance(5 * time.Minute)
+	_, err = c.Poll(ctx)
 	require.NoError(t, err)
 
-	reqs := e.fake.logRequests()
-	require.Len(t, reqs, 3)
-	assert.Equal(t, sinceParam(t0.Add(-time.Hour)), reqs[0].Get("since"))
-	assert.Equal(t, sinceParam(t0.Add(-10*time.Minute)), reqs[1].Get("since"), "checkpoint minus the overlap")
-	assert.Equal(t, sinceParam(t1.Add(-10*time.Minute)), reqs[2].Get("since"), "the persisted checkpoint, not the lookback")
-	assert.Equal(t, e.clock.Now(), e.savedCheckpoint(t))
+	require.Len(t, e.reports, 7)
+	type brief struct {
+		failures          int
+		failing, restored bool
+		lastSuccess       time.Time
+		recovered         int
+	}
+	var got []brief
+	for _, r := range e.reports {
+		got = append(got, brief{r.ConsecutiveFailures, r.Failing, r.Restored, r.LastSuccess, r.Recovered})
+		if r.Err != nil {
+			assert.NotContains(t, r.Err.Error(), testToken)
+		}
+	}
+	assert.Equal(t, []brief{
+		{0, false, false, firstOK, 0},
+		{1, false, false, firstOK, 0},
+		{2, false, false, firstOK, 0},
+		{3, true, false, firstOK, 0}, // the one alert
+		{4, false, false, firstOK, 0},
+		{0, false, true, secondOK, 1}, // working again
+		{0, false, false, secondOK.Add(5 * time.Minute), 0},
+	}, got)
+	assert.Equal(t, 1, strings.Count(e.logs.String(), "okta catch-up is failing"))
+	assert.NotContains(t, e.logs.String(), testToken)
 }
 
-func TestCatchupCheckpointNeverMovesBackwards(t *testing.T) {
+func TestCatchupCancelledPollIsNotReported(t *testing.T) {
 	e := newCatchupEnv(t)
-	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Overlap = time.Minute })
-	_, err := c.Poll(context.Background())
-	require.NoError(t, err)
-	cp := e.clock.Now()
-
-	e.clock.Advance(-time.Hour) // the clock steps back
-	_, err = c.Poll(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, cp, e.savedCheckpoint(t))
-	reqs := e.fake.logRequests()
-	assert.Equal(t, sinceParam(e.clock.Now().Add(-time.Minute)), reqs[1].Get("since"), "reads from our own now, not a future checkpoint")
+	c := e.catchup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Poll(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Empty(t, e.reports, "shutting down is not a failure")
 }
 
 func TestCatchupDedupesWithHook(t *testing.T) {
 	e := newCatchupEnv(t)
-	e.fake.setPages(catchupEvents(t), 10)
+	e.log(t, catchupEvents(t)...)
 	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Inbox: e.inbox})
 	require.NoError(t, err)
 
 	// The hook delivered the first event before the catch-up ran.
-	var all []json.RawMessage
-	require.NoError(t, json.Unmarshal(fixture(t, "logevents_catchup.json"), &all))
+	all := catchupEvents(t)
 	body, err := json.Marshal(map[string]any{"eventType": "com.okta.event_hook", "data": map[string]any{"events": all[:1]}})
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
@@ -195,144 +604,48 @@ func TestCatchupDedupesWithHook(t *testing.T) {
 	assert.Equal(t, []delivery{{200, 0}}, got)
 }
 
-func TestCatchupErrorsDoNotAdvance(t *testing.T) {
-	date := time.Now().UTC().Truncate(time.Second)
-	tests := []struct {
-		name          string
-		reply         fakeReply
-		okPages       int // pages served before the failure
-		wantErr       error
-		wantRecovered int
-		wantWait      time.Duration
-	}{
-		{
-			name:    "500 on the first page",
-			reply:   fakeReply{status: 500, body: `{"errorCode":"E0000009","errorSummary":"Internal Server Error"}`},
-			wantErr: ErrUnavailable,
-		},
-		{
-			name:    "500 on the second page keeps what was admitted",
-			reply:   fakeReply{status: 500, body: `{"errorCode":"E0000009","errorSummary":"Internal Server Error"}`},
-			okPages: 1, wantErr: ErrUnavailable, wantRecovered: 2,
-		},
-		{
-			name: "429 with reset",
-			reply: fakeReply{status: 429, body: `{"errorCode":"E0000047"}`, header: map[string]string{
-				"Date": date.Format(http.TimeFormat), "X-Rate-Limit-Reset": strconv.FormatInt(date.Unix()+59, 10),
-			}},
-			wantErr: ErrUnavailable, wantWait: 60 * time.Second,
-		},
-		{
-			name:    "403",
-			reply:   fakeReply{status: 403, body: `{"errorCode":"E0000006"}`},
-			wantErr: ErrUnauthorized,
-		},
-		{
-			name:    "unparsable page",
-			reply:   fakeReply{status: 200, body: `[{"published":"not a time"}]`},
-			wantErr: ErrUnavailable,
-		},
-		{
-			name:    "next link to another endpoint",
-			reply:   fakeReply{status: 200, body: `[{"uuid":"x","eventType":"user.session.start"}]`, header: map[string]string{"Link": `<https://evil.example/api/v1/users?after=1>; rel="next"`}},
-			wantErr: ErrUnavailable,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newCatchupEnv(t)
-			e.fake.setPages(catchupEvents(t), 2)
-			c := e.catchup(t)
-			// A successful poll first, so there is a checkpoint to keep.
-			_, err := c.Poll(context.Background())
-			require.NoError(t, err)
-			cp := e.savedCheckpoint(t)
-			takeN(t, e.inbox, 3)
-			for _, id := range uuidsOf(wantRecovered()) {
-				require.NoError(t, e.inbox.Done(id))
-			}
-			e.inbox.seen = map[string]time.Time{} // forget them, to see what this poll admits
-
-			e.clock.Advance(5 * time.Minute)
-			if tt.okPages == 0 {
-				e.fake.force(tt.reply)
-			} else {
-				e.fake.force(servePage(t, e.fake, catchupEvents(t)[:2], "c1"), tt.reply)
-			}
-			n, err := c.Poll(context.Background())
-			require.ErrorIs(t, err, tt.wantErr)
-			assert.NotContains(t, err.Error(), testToken)
-			assert.Equal(t, tt.wantRecovered, n)
-			assert.Equal(t, tt.wantRecovered, e.inbox.Len())
-			assert.Equal(t, cp, e.savedCheckpoint(t), "checkpoint not advanced on error")
-			assert.Equal(t, cp, c.checkpoint)
-			var rl *rateLimitError
-			if tt.wantWait > 0 {
-				require.ErrorAs(t, err, &rl)
-				assert.Equal(t, tt.wantWait, rl.wait)
-			}
-		})
-	}
-}
-
-// servePage renders a logs page reply whose next link carries cursor.
-func servePage(t *testing.T, f *fakeOkta, evs []json.RawMessage, cursor string) fakeReply {
-	body, err := json.Marshal(evs)
-	require.NoError(t, err)
-	return fakeReply{status: 200, body: string(body), header: map[string]string{
-		"Link": "<" + f.srv.URL + logsPath + "?limit=1000&after=" + cursor + `>; rel="next"`,
-	}}
-}
-
-func TestCatchupInboxFullDoesNotAdvance(t *testing.T) {
-	e := newCatchupEnv(t)
-	e.inbox = openTestInbox(t, t.TempDir(), WithMaxPending(1))
-	e.fake.setPages(catchupEvents(t), 10)
-	c := e.catchup(t)
-	n, err := c.Poll(context.Background())
-	require.ErrorIs(t, err, ErrInboxFull)
-	assert.Zero(t, n)
-	assert.True(t, e.savedCheckpoint(t).IsZero())
-	assert.Empty(t, e.counted)
-}
-
-func TestCatchupPageBound(t *testing.T) {
-	e := newCatchupEnv(t)
-	all := catchupEvents(t)
-	// Persistence order is not publish order: the newest event comes first.
-	e.fake.setPages([]json.RawMessage{all[3], all[0], all[1], all[2], all[4]}, 2)
-	c := e.catchup(t)
-	c.maxPages = 2
-	n, err := c.Poll(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, 2, n)
-	assert.Len(t, e.fake.logRequests(), 2)
-	assert.Equal(t, ts("2024-05-06T09:14:00Z"), e.savedCheckpoint(t), "continues from the newest event read")
-}
-
-func TestCatchupMemoryOnlyCheckpoint(t *testing.T) {
+func TestCatchupMemoryOnlyCursor(t *testing.T) {
 	e := newCatchupEnv(t)
 	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.StateDir = ""; cfg.Lookback = 2 * time.Hour })
 	_, err := c.Poll(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, e.clock.Now(), c.checkpoint)
-	assert.Equal(t, sinceParam(e.clock.Now().Add(-2*time.Hour)), e.fake.logRequests()[0].Get("since"))
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	reqs := logQueries(e.org)
+	assert.Equal(t, sinceParam(e.clock.Now().Add(-2*time.Hour)), reqs[0].Get("since"))
+	assert.NotEmpty(t, reqs[1].Get("after"), "the cursor is kept in memory")
 	entries, err := os.ReadDir(e.state)
 	require.NoError(t, err)
 	assert.Empty(t, entries)
 }
 
+func TestCatchupCursorsOption(t *testing.T) {
+	e := newCatchupEnv(t)
+	other := t.TempDir()
+	store, err := OpenFileCursorStore(other)
+	require.NoError(t, err)
+	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Cursors = store })
+	_, err = c.Poll(context.Background())
+	require.NoError(t, err)
+	cur, err := store.LoadCursor(context.Background())
+	require.NoError(t, err)
+	assert.NotEmpty(t, cur.Next)
+	assert.FileExists(t, filepath.Join(other, checkpointName))
+	assert.NoFileExists(t, filepath.Join(e.state, checkpointName), "Cursors wins over StateDir")
+}
+
 func TestCatchupEnrichRecovered(t *testing.T) {
 	e := newCatchupEnv(t)
-	e.fake.setPages(catchupEvents(t), 10)
-	e.fake.addUser("00utarget000000012", "gina", "gina.park@acme.example", "Gina", "Park", "", "DEPROVISIONED")
+	e.log(t, catchupEvents(t)...)
+	addUser(e.org, "00utarget000000012", "gina", "gina.park@acme.example", "Gina", "Park", "", oktatest.StatusDeprovisioned)
 	_, err := e.catchup(t).Poll(context.Background())
 	require.NoError(t, err)
 	got := takeN(t, e.inbox, 3)
 	require.Empty(t, got[1].Email, "the login is not an email")
 	require.NoError(t, e.dir.Enrich(context.Background(), &got[1]))
 	assert.Equal(t, "gina.park@acme.example", got[1].Email)
-	assert.Equal(t, []string{"/api/v1/users/00utarget000000012"}, e.fake.userRequests())
+	assert.Equal(t, oktatest.StatusDeprovisioned, got[1].Status)
+	assert.Equal(t, []string{"/api/v1/users/00utarget000000012"}, userPaths(e.org))
 }
 
 func TestNewCatchupValidation(t *testing.T) {
@@ -347,6 +660,9 @@ func TestNewCatchupValidation(t *testing.T) {
 		{name: "no types", mod: func(c *CatchupConfig) { c.Types = nil }, wantErr: "Types is empty"},
 		{name: "negative interval", mod: func(c *CatchupConfig) { c.Interval = -1 }, wantErr: "negative"},
 		{name: "negative overlap", mod: func(c *CatchupConfig) { c.Overlap = -1 }, wantErr: "negative"},
+		{name: "negative retention", mod: func(c *CatchupConfig) { c.Retention = -1 }, wantErr: "negative"},
+		{name: "negative failing after", mod: func(c *CatchupConfig) { c.FailingAfter = -1 }, wantErr: "negative"},
+		{name: "retention too short", mod: func(c *CatchupConfig) { c.Retention = time.Hour }, wantErr: "too short"},
 		{name: "filter injection", mod: func(c *CatchupConfig) { c.Types = []string{`x" or eventType sw "`} }, wantErr: "invalid event type"},
 		{name: "empty type", mod: func(c *CatchupConfig) { c.Types = []string{""} }, wantErr: "invalid event type"},
 	}
@@ -365,6 +681,9 @@ func TestNewCatchupValidation(t *testing.T) {
 		assert.Equal(t, `eventType eq "user.lifecycle.suspend" or eventType eq "user.risk.change"`, c.filter)
 		assert.Equal(t, time.Hour, c.lookback)
 		assert.Equal(t, 10*time.Minute, c.overlap)
+		assert.Equal(t, 90*24*time.Hour, c.retention)
+		assert.Equal(t, 3, c.health.failingAfter)
+		assert.IsType(t, &memoryCursors{}, c.cursors)
 		assert.NotNil(t, c.now)
 		assert.NotNil(t, c.logger)
 	})
@@ -380,57 +699,86 @@ func TestNewCatchupValidation(t *testing.T) {
 		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.inbox, Types: DefaultAutoLockTypes(), StateDir: filepath.Join(file, "sub")})
 		require.ErrorContains(t, err, "not a directory")
 	})
-	t.Run("checkpoint cannot be saved", func(t *testing.T) {
+	t.Run("cursor cannot be saved", func(t *testing.T) {
 		state := filepath.Join(t.TempDir(), "state")
 		c := e.catchup(t, func(cfg *CatchupConfig) { cfg.StateDir = state })
 		require.NoError(t, os.WriteFile(state, nil, 0o600)) // the state dir became a file
 		_, err := c.Poll(context.Background())
-		require.ErrorContains(t, err, "okta: catch-up")
-		assert.True(t, c.checkpoint.IsZero(), "not advanced in memory either")
+		require.ErrorContains(t, err, "okta: catch-up: save cursor")
+		assert.Equal(t, Cursor{}, c.cur, "not advanced in memory either")
 	})
 }
 
-func TestCatchupRun(t *testing.T) {
-	date := time.Now().UTC().Truncate(time.Second)
-	limited := fakeReply{status: 429, body: `{"errorCode":"E0000047"}`, header: map[string]string{
-		"Date": date.Format(http.TimeFormat), "X-Rate-Limit-Reset": strconv.FormatInt(date.Unix()+29, 10),
-	}}
-	limitedNoReset := fakeReply{status: 429, body: `{"errorCode":"E0000047"}`}
-	failed := fakeReply{status: 500, body: `{"errorCode":"E0000009"}`}
-	limitedLong := limited
-	limitedLong.header = map[string]string{"Date": date.Format(http.TimeFormat), "X-Rate-Limit-Reset": strconv.FormatInt(date.Unix()+86400, 10)}
+func TestFileCursorStore(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "new")
+	s, err := OpenFileCursorStore(dir)
+	require.NoError(t, err)
+	cur, err := s.LoadCursor(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, Cursor{}, cur, "nothing saved yet")
 
+	want := Cursor{Next: "/api/v1/logs?after=abc&limit=1000", Newest: ts("2024-05-06T09:15:00.123Z")}
+	require.NoError(t, s.SaveCursor(ctx, want))
+	info, err := os.Stat(filepath.Join(dir, checkpointName))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	s2, err := OpenFileCursorStore(dir)
+	require.NoError(t, err)
+	got, err := s2.LoadCursor(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want.Next, got.Next)
+	assert.True(t, want.Newest.Equal(got.Newest))
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, s2.SaveCursor(cctx, Cursor{}), context.Canceled)
+	_, err = s2.LoadCursor(cctx)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestCatchupRun(t *testing.T) {
+	rateLimited := func(reset time.Duration) func(*oktatest.Server) {
+		return func(o *oktatest.Server) { o.RateLimitNext(logsPath, 3, reset) }
+	}
 	tests := []struct {
 		name      string
-		replies   []fakeReply
+		fault     func(*oktatest.Server)
 		wantWaits []time.Duration
 		wantLog   string
 	}{
 		{name: "healthy", wantWaits: []time.Duration{5 * time.Minute, 5 * time.Minute, 5 * time.Minute}, wantLog: "recovered events"},
 		{
-			name: "rate limited waits for the reset", replies: []fakeReply{limited, limited, limited},
+			name: "rate limited waits for the reset", fault: rateLimited(29 * time.Second),
 			wantWaits: []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second}, wantLog: "rate limited",
 		},
 		{
-			name: "rate limited without reset waits the interval", replies: []fakeReply{limitedNoReset, limitedNoReset, limitedNoReset},
+			name: "rate limited without reset waits the interval",
+			fault: func(o *oktatest.Server) {
+				for range 3 {
+					o.ReplyNext(logsPath, oktatest.Reply{Status: 429, Body: `{"errorCode":"E0000047"}`})
+				}
+			},
 			wantWaits: []time.Duration{5 * time.Minute, 5 * time.Minute, 5 * time.Minute}, wantLog: "poll failed",
 		},
 		{
-			name: "absurd reset is capped", replies: []fakeReply{limitedLong, limitedLong, limitedLong},
+			name: "absurd reset is capped", fault: rateLimited(24 * time.Hour),
 			wantWaits: []time.Duration{15 * time.Minute, 15 * time.Minute, 15 * time.Minute},
 		},
 		{
-			name: "server errors wait the interval", replies: []fakeReply{failed, failed, failed},
+			name: "server errors wait the interval", fault: func(o *oktatest.Server) { o.FailNext(logsPath, 3, 500) },
 			wantWaits: []time.Duration{5 * time.Minute, 5 * time.Minute, 5 * time.Minute}, wantLog: "poll failed",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newCatchupEnv(t)
-			e.fake.setPages(catchupEvents(t), 10)
-			e.fake.force(tt.replies...)
-			var logs bytes.Buffer
-			c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Logger = newTextLogger(&logs) })
+			e.log(t, catchupEvents(t)...)
+			if tt.fault != nil {
+				tt.fault(e.org)
+			}
+			c := e.catchup(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var waits []time.Duration
@@ -444,14 +792,9 @@ func TestCatchupRun(t *testing.T) {
 			}
 			require.NoError(t, c.Run(ctx))
 			assert.Equal(t, tt.wantWaits, waits)
-			polls := 0
-			for _, q := range e.fake.logRequests() {
-				if q.Get("after") == "" {
-					polls++
-				}
-			}
-			assert.Equal(t, 3, polls, "one poll per wait: no spinning")
-			assert.Contains(t, logs.String(), tt.wantLog)
+			assert.Len(t, e.reports, 3, "one poll per wait: no spinning")
+			assert.Contains(t, e.logs.String(), tt.wantLog)
+			assert.NotContains(t, e.logs.String(), testToken)
 		})
 	}
 }
@@ -460,7 +803,7 @@ func TestCatchupRunDisabledAndCancelled(t *testing.T) {
 	e := newCatchupEnv(t)
 	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Interval = 0 })
 	require.NoError(t, c.Run(context.Background()))
-	assert.Empty(t, e.fake.logRequests(), "interval 0 disables the catch-up")
+	assert.Empty(t, logQueries(e.org), "interval 0 disables the catch-up")
 
 	c = e.catchup(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -569,6 +912,33 @@ func FuzzNextLink(f *testing.F) {
 		if got != "" {
 			require.Contains(t, v, "<"+got+">", "the target is always taken from between angle brackets")
 			require.Contains(t, strings.ToLower(v), "next")
+		}
+	})
+}
+
+// FuzzNextLogsPage: whatever Link header Okta (or something in between)
+// sends, the cursor kept is a System Log path on the org, never since next
+// to after, and always one a later poll will resume from.
+func FuzzNextLogsPage(f *testing.F) {
+	f.Add(`<https://acme.okta.com/api/v1/logs?limit=1000&after=123_1>; rel="next"`, "since=2024-05-06T11%3A00%3A00.000Z&limit=1000")
+	f.Add(`</api/v1/logs?since=x&after=1>; rel="next"`, "filter=x")
+	f.Add(`<https://evil.example//api/v1/logs?after=%zz>; rel="next"`, "")
+	f.Add(`<%zz>; rel="next"`, "a=b")
+	f.Fuzz(func(t *testing.T, link, reqQuery string) {
+		h := http.Header{"Link": {link}}
+		req := &http.Request{URL: &url.URL{Scheme: "https", Host: "acme.okta.com", Path: logsPath, RawQuery: reqQuery}}
+		got, err := nextLogsPage(&oktasdk.Response{Response: &http.Response{Header: h, Request: req}})
+		if err != nil || got == "" {
+			return
+		}
+		require.True(t, strings.HasPrefix(got, logsPath+"?"), got)
+		u, err := url.Parse(got)
+		require.NoError(t, err)
+		assert.Empty(t, u.Host)
+		q := u.Query()
+		if q.Get("after") != "" {
+			assert.False(t, q.Has("since"), "since is never sent next to after")
+			assert.True(t, usableCursor(got), "a cursor that is saved is one that is resumed")
 		}
 	})
 }

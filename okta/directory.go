@@ -27,8 +27,9 @@ const (
 
 // Permissions named in error hints, so `lockbot check` says what to fix.
 const (
-	permUsers = "okta.users.read (e.g. a Read-Only Administrator token)"
-	permLogs  = "okta.logs.read (e.g. a Read-Only Administrator token)"
+	permUsers  = "okta.users.read (e.g. a Read-Only Administrator token)"
+	permLogs   = "okta.logs.read (e.g. a Read-Only Administrator token)"
+	permManage = "okta.users.manage (a Read-Only Administrator token cannot clear sessions)"
 )
 
 // User is an Okta user as the approval card shows it.
@@ -177,35 +178,61 @@ func normalizeOrgURL(raw string) (base string, loopback bool, err error) {
 }
 
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if equalFoldASCII(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 
-// User looks a user up by Okta ID or login. Errors wrap ErrNotFound,
-// ErrUnauthorized or ErrUnavailable (or the context's error).
+// User reads a user's current record by Okta ID or login (or "me", the
+// token's owner), straight from Okta: nothing is cached, so the status is
+// fresh enough to decide a lock on. Surrounding spaces are ignored. Errors
+// wrap ErrNotFound, ErrUnauthorized or ErrUnavailable (or the context's
+// error).
+//
+// Okta also resolves login shortnames and folds case in its own way, so the
+// answer is only accepted when it is the user asked for: the same ID, or a
+// login equal to idOrLogin with ASCII-only case folding. Anything else is
+// ErrNotFound.
 func (d *Directory) User(ctx context.Context, idOrLogin string) (User, error) {
-	// The SDK pastes the identifier into the path; Okta cannot fetch
-	// logins containing "/" at all, and "." or ".." would change the path.
-	if idOrLogin == "" || idOrLogin == "." || idOrLogin == ".." || strings.Contains(idOrLogin, "/") {
+	key := trimSpaceASCII(idOrLogin)
+	if !usableKey(key) {
 		return User{}, fmt.Errorf("%w: %q cannot be looked up by id or login", ErrNotFound, idOrLogin)
 	}
 	var u *oktasdk.User
-	err := d.call(ctx, fmt.Sprintf("get user %q", idOrLogin), permUsers, func(ctx context.Context) (*oktasdk.Response, error) {
+	err := d.call(ctx, fmt.Sprintf("get user %q", key), permUsers, func(ctx context.Context) (*oktasdk.Response, error) {
 		var resp *oktasdk.Response
 		var err error
-		u, resp, err = d.client.User.GetUser(ctx, url.PathEscape(idOrLogin))
+		u, resp, err = d.client.User.GetUser(ctx, url.PathEscape(key))
 		return resp, err
 	})
 	if err != nil {
 		return User{}, err
 	}
 	if u == nil {
-		return User{}, fmt.Errorf("%w: get user %q: empty response", ErrUnavailable, idOrLogin)
+		return User{}, fmt.Errorf("%w: get user %q: empty response", ErrUnavailable, key)
 	}
-	return userFrom(u), nil
+	got := userFrom(u)
+	if !sameUser(key, got) {
+		return User{}, fmt.Errorf("%w: get user %q: Okta answered with user %q (login %q), not the one asked for",
+			ErrNotFound, key, got.ID, truncate(got.Login, 256))
+	}
+	return got, nil
+}
+
+// usableKey reports whether key can be pasted into a /api/v1/users/ path.
+// The SDK pastes it unescaped after our PathEscape; Okta cannot fetch
+// logins containing "/" at all, and "." or ".." would change the path.
+func usableKey(key string) bool {
+	return key != "" && key != "." && key != ".." && !strings.Contains(key, "/")
+}
+
+// sameUser reports whether u is the user key names: "me", its ID, or its
+// login under ASCII-only case folding (Okta's logins are case-insensitive,
+// but Unicode folding would let a look-alike login match).
+func sameUser(key string, u User) bool {
+	return key == "me" || key == u.ID || equalFoldASCII(key, u.Login)
 }
 
 // userFrom reads the profile fields lockbot shows; missing or non-string
@@ -225,18 +252,26 @@ func userFrom(u *oktasdk.User) User {
 	return out
 }
 
-// Enrich fills ev.Email from the user's profile (authoritative over the
-// login) and ev.Name and ev.Login when the event lacked them, looking the
-// user up by ev.UserID, else ev.Login.
+// Enrich re-reads the user behind ev (by ev.UserID, else ev.Login) and sets
+// ev.Status to the status Okta reports now, so a caller deciding on an
+// event that waited in a queue sees the user as they are, not as they were.
+// It also fills ev.Email from the profile (authoritative over the login),
+// and ev.Name and ev.Login when the event lacked them. ev is unchanged on
+// error.
 func (d *Directory) Enrich(ctx context.Context, ev *Event) error {
-	key := ev.UserID
+	key := trimSpaceASCII(ev.UserID)
 	if key == "" {
-		key = ev.Login
+		key = trimSpaceASCII(ev.Login)
+	}
+	if key == "me" {
+		// An event naming "me" would resolve to the token's owner.
+		return fmt.Errorf("%w: event %q names no user", ErrNotFound, ev.UUID)
 	}
 	u, err := d.User(ctx, key)
 	if err != nil {
 		return err
 	}
+	ev.Status = u.Status
 	if u.Email != "" {
 		ev.Email = u.Email
 	}
@@ -247,6 +282,22 @@ func (d *Directory) Enrich(ctx context.Context, ev *Event) error {
 		ev.Login = u.Login
 	}
 	return nil
+}
+
+// RevokeSessions clears all of a user's Okta sessions and revokes the OAuth
+// and OIDC tokens Okta issued to them (oauthTokens=true). userID must be the
+// Okta user ID, not a login: this ends sessions, so nothing is resolved by
+// name. Okta documents that it does not end the sessions apps created for
+// themselves. Errors wrap ErrNotFound, ErrUnauthorized (the token needs
+// okta.users.manage) or ErrUnavailable.
+func (d *Directory) RevokeSessions(ctx context.Context, userID string) error {
+	id := trimSpaceASCII(userID)
+	if !usableKey(id) || id == "me" {
+		return fmt.Errorf("%w: %q is not a user ID", ErrNotFound, userID)
+	}
+	return d.call(ctx, fmt.Sprintf("revoke sessions of user %q", id), permManage, func(ctx context.Context) (*oktasdk.Response, error) {
+		return d.client.User.ClearUserSessions(ctx, url.PathEscape(id), query.NewQueryParams(query.WithOauthTokens(true)))
+	})
 }
 
 // Check makes one cheap System Log read (limit=1) so `lockbot check` can
@@ -281,37 +332,56 @@ func (d *Directory) call(ctx context.Context, op, perm string, fn func(context.C
 	return d.mapError(ctx, op, perm, resp, err, tr)
 }
 
-// mapError turns an SDK failure into ErrNotFound, ErrUnauthorized,
-// ErrUnavailable (a *rateLimitError for 429) or the caller's context error.
-// The SDK error is flattened to text so callers never see SDK types, and the
-// token is scrubbed from that text.
+// mapError turns an SDK failure into an *apiError (ErrNotFound,
+// ErrUnauthorized or ErrUnavailable underneath) when Okta answered, else an
+// ErrUnavailable or the caller's context error. The SDK error is flattened
+// to text so callers never see SDK types, and the token is scrubbed from
+// that text.
 func (d *Directory) mapError(ctx context.Context, op, perm string, resp *oktasdk.Response, err error, tr *callTrace) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("okta: %s: %w", op, cerr)
 	}
-	status, wait := tr.result()
+	status, wait, date := tr.result()
 	if status == 0 && resp != nil && resp.Response != nil {
 		status = resp.StatusCode
 	}
 	detail := scrub(describe(err), d.token)
+	if status == 0 {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: %s: no answer within %s", ErrUnavailable, op, d.timeout)
+		}
+		return fmt.Errorf("%w: %s: %s", ErrUnavailable, op, detail)
+	}
+	ae := &apiError{kind: ErrUnavailable, status: status, code: errorCode(err), date: date}
 	switch {
 	case status == http.StatusNotFound:
-		return fmt.Errorf("%w: %s: HTTP 404: %s", ErrNotFound, op, detail)
+		ae.kind = ErrNotFound
+		ae.msg = fmt.Sprintf("%s: %s: HTTP 404: %s", ErrNotFound, op, detail)
 	case status == http.StatusUnauthorized:
-		return fmt.Errorf("%w: %s: HTTP 401: Okta rejected the API token (invalid, expired or revoked; create a new one under Security > API > Tokens): %s",
+		ae.kind = ErrUnauthorized
+		ae.msg = fmt.Sprintf("%s: %s: HTTP 401: Okta rejected the API token (invalid, expired or revoked; create a new one under Security > API > Tokens): %s",
 			ErrUnauthorized, op, detail)
 	case status == http.StatusForbidden:
-		return fmt.Errorf("%w: %s: HTTP 403: the API token lacks permission %s: %s", ErrUnauthorized, op, perm, detail)
+		ae.kind = ErrUnauthorized
+		ae.msg = fmt.Sprintf("%s: %s: HTTP 403: the API token lacks permission %s: %s", ErrUnauthorized, op, perm, detail)
 	case status == http.StatusTooManyRequests:
-		return &rateLimitError{wait: wait, msg: fmt.Sprintf("%s: %s: HTTP 429 rate limited (reset in %s): %s", ErrUnavailable, op, wait, detail)}
-	case status != 0 && status < 400:
-		return fmt.Errorf("%w: %s: HTTP %d: unexpected response: %s", ErrUnavailable, op, status, detail)
-	case status != 0:
-		return fmt.Errorf("%w: %s: HTTP %d: %s", ErrUnavailable, op, status, detail)
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s: no answer within %s", ErrUnavailable, op, d.timeout)
+		ae.wait = wait
+		ae.msg = fmt.Sprintf("%s: %s: HTTP 429 rate limited (reset in %s): %s", ErrUnavailable, op, wait, detail)
+	case status < 400:
+		ae.msg = fmt.Sprintf("%s: %s: HTTP %d: unexpected response: %s", ErrUnavailable, op, status, detail)
+	default:
+		ae.msg = fmt.Sprintf("%s: %s: HTTP %d: %s", ErrUnavailable, op, status, detail)
 	}
-	return fmt.Errorf("%w: %s: %s", ErrUnavailable, op, detail)
+	return ae
+}
+
+// errorCode is Okta's errorCode from an SDK error, "" when there is none.
+func errorCode(err error) string {
+	var oe *oktasdk.Error
+	if errors.As(err, &oe) {
+		return oe.ErrorCode
+	}
+	return ""
 }
 
 // describe renders an SDK error with Okta's error code when there is one.

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"strconv"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lockbot/lockbot/okta/oktatest"
 )
 
 func TestNewDirectoryValidation(t *testing.T) {
@@ -54,10 +56,10 @@ func TestNewDirectoryValidation(t *testing.T) {
 }
 
 func TestDirectoryUser(t *testing.T) {
-	f := newFakeOkta(t)
-	f.addUser("00u1", "jane.doe@acme.example", "jane@mail.acme.example", "Jane", "Doe", "", "SUSPENDED")
-	f.addUser("00u2", "odd+tag@acme.example", "odd@acme.example", "", "", "Odd One", "ACTIVE")
-	f.addUser("00u3", "what?#x", "", "", "", "", "DEPROVISIONED")
+	f := newOrg(t)
+	addUser(f, "00u1", "jane.doe@acme.example", "jane@mail.acme.example", "Jane", "Doe", "", "SUSPENDED")
+	addUser(f, "00u2", "odd+tag@acme.example", "odd@acme.example", "", "", "Odd One", "ACTIVE")
+	addUser(f, "00u3", "what?#x", "", "", "", "", "DEPROVISIONED")
 	d := newTestDirectory(t, f)
 	ctx := context.Background()
 
@@ -91,12 +93,12 @@ func TestDirectoryUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			before := len(f.userRequests())
+			before := len(userPaths(f))
 			u, err := d.User(ctx, tt.key)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, u)
 			assert.Equal(t, tt.wantName, u.Name())
-			reqs := f.userRequests()
+			reqs := userPaths(f)
 			require.Len(t, reqs, before+1)
 			assert.Equal(t, tt.wantPath, reqs[before])
 		})
@@ -104,13 +106,13 @@ func TestDirectoryUser(t *testing.T) {
 }
 
 func TestDirectoryUserRejectsUnusableKeys(t *testing.T) {
-	f := newFakeOkta(t)
+	f := newOrg(t)
 	d := newTestDirectory(t, f)
 	for _, key := range []string{"", ".", "..", "a/b", "../groups"} {
 		_, err := d.User(context.Background(), key)
 		require.ErrorIs(t, err, ErrNotFound, "%q", key)
 	}
-	assert.Empty(t, f.userRequests(), "nothing is sent")
+	assert.Empty(t, userPaths(f), "nothing is sent")
 }
 
 func TestUserName(t *testing.T) {
@@ -122,87 +124,81 @@ func TestUserName(t *testing.T) {
 }
 
 func TestDirectoryErrors(t *testing.T) {
-	date := time.Now().UTC().Truncate(time.Second)
-	rateHeaders := map[string]string{
-		"Date":               date.Format(http.TimeFormat),
-		"X-Rate-Limit-Reset": strconv.FormatInt(date.Add(30*time.Second).Unix(), 10),
-		"X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "0",
+	reply := func(status int, body string, header ...string) func(*oktatest.Server) {
+		return func(f *oktatest.Server) {
+			h := http.Header{}
+			for i := 0; i+1 < len(header); i += 2 {
+				h.Set(header[i], header[i+1])
+			}
+			f.ReplyNext("", oktatest.Reply{Status: status, Header: h, Body: body})
+		}
 	}
 	tests := []struct {
 		name     string
-		replies  []fakeReply
+		setup    func(*oktatest.Server)
 		opts     []DirectoryOption
 		wantErr  error
 		wantMsg  string
 		wantWait time.Duration // for 429
 		wantHits int
+		noStatus bool // the call succeeded as far as the SDK knows
 	}{
+		{name: "not found", wantErr: ErrNotFound, wantMsg: "E0000007 Not found", wantHits: 1},
 		{
-			name:    "not found",
-			replies: []fakeReply{{status: 404, body: `{"errorCode":"E0000007","errorSummary":"Not found: Resource not found: nobody (User)","errorCauses":[]}`}},
-			wantErr: ErrNotFound, wantMsg: "E0000007 Not found", wantHits: 1,
-		},
-		{
-			name:    "unauthorized",
-			replies: []fakeReply{{status: 401, body: `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`}},
+			name: "unauthorized", setup: func(f *oktatest.Server) { f.RevokeToken() },
 			wantErr: ErrUnauthorized, wantMsg: "rejected the API token", wantHits: 1,
 		},
 		{
-			name:    "forbidden",
-			replies: []fakeReply{{status: 403, body: `{"errorCode":"E0000006","errorSummary":"You do not have permission to perform the requested action"}`}},
+			name: "forbidden", setup: func(f *oktatest.Server) { f.SetForbidden("/api/v1/users") },
 			wantErr: ErrUnauthorized, wantMsg: "lacks permission okta.users.read", wantHits: 1,
 		},
 		{
-			name: "server error with token echoed in the request id",
-			replies: []fakeReply{{status: 500, header: map[string]string{"Content-Type": "text/html", "X-Okta-Request-Id": testToken},
-				body: "<html>oops</html>"}},
+			name:    "server error with token echoed in the request id",
+			setup:   reply(500, "<html>oops</html>", "Content-Type", "text/html", "X-Okta-Request-Id", testToken),
 			wantErr: ErrUnavailable, wantMsg: "HTTP 500", wantHits: 1,
 		},
 		{
 			name:    "server error with token echoed in the summary",
-			replies: []fakeReply{{status: 500, body: `{"errorCode":"E0000009","errorSummary":"Internal Server Error for SSWS ` + testToken + `"}`}},
+			setup:   reply(500, `{"errorCode":"E0000009","errorSummary":"Internal Server Error for SSWS `+testToken+`"}`),
 			wantErr: ErrUnavailable, wantMsg: "[redacted]", wantHits: 1,
 		},
 		{
-			name: "bad gateway", replies: []fakeReply{{status: 502, header: map[string]string{"Content-Type": "text/plain"}, body: "bad gateway"}},
+			name: "server error", setup: func(f *oktatest.Server) { f.FailNext("", 1, 503) },
+			wantErr: ErrUnavailable, wantMsg: "HTTP 503", wantHits: 1,
+		},
+		{
+			name: "bad gateway", setup: reply(502, "bad gateway", "Content-Type", "text/plain"),
 			wantErr: ErrUnavailable, wantMsg: "HTTP 502", wantHits: 1,
 		},
 		{
-			name:    "rate limited with reset",
-			replies: []fakeReply{{status: 429, header: rateHeaders, body: `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`}},
+			name: "rate limited with reset", setup: func(f *oktatest.Server) { f.RateLimitNext("", 1, 30*time.Second) },
 			wantErr: ErrUnavailable, wantMsg: "HTTP 429", wantWait: 31 * time.Second, wantHits: 1,
 		},
 		{
-			name: "rate limited, SDK retries then gives up",
-			replies: []fakeReply{
-				{status: 429, header: rateHeaders, body: `{}`}, {status: 429, header: rateHeaders, body: `{}`}, {status: 429, header: rateHeaders, body: `{}`},
-			},
+			name:    "rate limited, SDK retries then gives up",
+			setup:   func(f *oktatest.Server) { f.RateLimitNext("", 3, 30*time.Second) },
 			opts:    []DirectoryOption{withRateLimitRetries(2, 0)},
 			wantErr: ErrUnavailable, wantMsg: "HTTP 429", wantWait: 31 * time.Second, wantHits: 3,
 		},
 		{
 			name:    "rate limited without reset headers",
-			replies: []fakeReply{{status: 429, body: `{}`}},
+			setup:   reply(429, `{}`),
 			opts:    []DirectoryOption{withRateLimitRetries(2, 0)},
 			wantErr: ErrUnavailable, wantMsg: "HTTP 429", wantHits: 1,
 		},
+		{name: "invalid JSON", setup: reply(200, `{"id":`), wantErr: ErrUnavailable, wantMsg: "HTTP 200", wantHits: 1},
 		{
-			name: "invalid JSON", replies: []fakeReply{{status: 200, body: `{"id":`}},
-			wantErr: ErrUnavailable, wantMsg: "HTTP 200", wantHits: 1,
-		},
-		{
-			name: "not JSON", replies: []fakeReply{{status: 200, header: map[string]string{"Content-Type": "text/html"}, body: `<html/>`}},
+			name: "not JSON", setup: reply(200, `<html/>`, "Content-Type", "text/html"),
 			wantErr: ErrUnavailable, wantMsg: "could not build a response", wantHits: 1,
 		},
-		{
-			name: "null user", replies: []fakeReply{{status: 200, body: `null`}},
-			wantErr: ErrUnavailable, wantMsg: "empty response", wantHits: 1,
-		},
+		{name: "null user", setup: reply(200, `null`), wantErr: ErrUnavailable, wantMsg: "empty response", wantHits: 1, noStatus: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeOkta(t)
-			f.force(tt.replies...)
+			f := newOrg(t)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
 			var logs bytes.Buffer
 			d := newTestDirectory(t, f, append(tt.opts, WithDirectoryLogger(newTextLogger(&logs)))...)
 			_, err := d.User(context.Background(), "nobody")
@@ -213,29 +209,29 @@ func TestDirectoryErrors(t *testing.T) {
 			require.ErrorIs(t, err, tt.wantErr)
 			assert.Contains(t, err.Error(), tt.wantMsg)
 			assert.NotContains(t, err.Error(), testToken)
-			assert.Len(t, f.userRequests(), tt.wantHits)
-			var rl *rateLimitError
-			if tt.wantWait > 0 || strings.Contains(tt.wantMsg, "429") {
-				require.ErrorAs(t, err, &rl)
-				assert.Equal(t, tt.wantWait, rl.wait)
-			} else {
-				assert.NotErrorAs(t, err, &rl)
+			assert.Len(t, userPaths(f), tt.wantHits)
+			ae := asAPIError(err)
+			if tt.noStatus {
+				assert.Nil(t, ae)
+				return
 			}
+			require.NotNil(t, ae, "Okta answered, so the error says how")
+			assert.Equal(t, tt.wantWait, ae.wait)
 		})
 	}
 }
 
 func TestDirectoryTransportErrors(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
-		f := newFakeOkta(t)
+		f := newOrg(t)
 		d := newTestDirectory(t, f)
-		f.srv.Close()
+		f.Close()
 		_, err := d.User(context.Background(), "00u1")
 		require.ErrorIs(t, err, ErrUnavailable)
 		assert.NotContains(t, err.Error(), testToken)
 	})
 	t.Run("caller cancels", func(t *testing.T) {
-		f := newFakeOkta(t)
+		f := newOrg(t)
 		d := newTestDirectory(t, f)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -244,18 +240,20 @@ func TestDirectoryTransportErrors(t *testing.T) {
 		assert.NotErrorIs(t, err, ErrUnavailable)
 	})
 	t.Run("request timeout", func(t *testing.T) {
+		// An org that never answers: the one thing the fake cannot do.
 		release := make(chan struct{})
-		f := newFakeOkta(t)
-		slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-release:
 			}
-		})
-		f.srv.Config.Handler = slow
+		}))
+		defer slow.Close()
 		defer close(release)
-		d := newTestDirectory(t, f, WithRequestTimeout(5*time.Millisecond))
-		_, err := d.User(context.Background(), "00u1")
+		d, err := NewDirectory(context.Background(), slow.URL, testToken, WithRequestTimeout(5*time.Millisecond),
+			WithDirectoryHTTPClient(slow.Client()))
+		require.NoError(t, err)
+		_, err = d.User(context.Background(), "00u1")
 		require.ErrorIs(t, err, ErrUnavailable)
 		assert.Contains(t, err.Error(), "no answer within 5ms")
 	})
@@ -273,24 +271,24 @@ func TestDirectoryIgnoresSDKEnvironmentAndCache(t *testing.T) {
 	t.Setenv("OKTA_CLIENT_PROXY_PORT", "9")
 	t.Setenv("OKTA_TESTING_DISABLE_HTTPS_CHECK", "true")
 
-	f := newFakeOkta(t)
-	f.addUser("00u1", "jane@acme.example", "jane@acme.example", "Jane", "Doe", "", "ACTIVE")
+	f := newOrg(t)
+	addUser(f, "00u1", "jane@acme.example", "jane@acme.example", "Jane", "Doe", "", "ACTIVE")
 	d := newTestDirectory(t, f)
 	for _, status := range []string{"ACTIVE", "SUSPENDED"} {
-		f.addUser("00u1", "jane@acme.example", "jane@acme.example", "Jane", "Doe", "", status)
+		addUser(f, "00u1", "jane@acme.example", "jane@acme.example", "Jane", "Doe", "", status)
 		u, err := d.User(context.Background(), "00u1")
 		require.NoError(t, err)
 		assert.Equal(t, status, u.Status, "fresh status, no SDK cache")
 	}
-	assert.Len(t, f.userRequests(), 2)
+	assert.Len(t, userPaths(f), 2)
 
 	_, err := NewDirectory(context.Background(), "http://acme.okta.com", testToken)
 	require.Error(t, err, "the env cannot re-enable plain http")
 }
 
 func TestDirectoryEnrich(t *testing.T) {
-	f := newFakeOkta(t)
-	f.addUser("00u1", "jdoe", "jane@acme.example", "Jane", "Doe", "", "SUSPENDED")
+	f := newOrg(t)
+	addUser(f, "00u1", "jdoe", "jane@acme.example", "Jane", "Doe", "", "SUSPENDED")
 	d := newTestDirectory(t, f)
 	ctx := context.Background()
 
@@ -303,19 +301,26 @@ func TestDirectoryEnrich(t *testing.T) {
 		{
 			name: "by id, keeps the event's name",
 			in:   Event{UUID: "e1", UserID: "00u1", Login: "jdoe", Name: "Jane D."},
-			want: Event{UUID: "e1", UserID: "00u1", Login: "jdoe", Email: "jane@acme.example", Name: "Jane D."},
+			want: Event{UUID: "e1", UserID: "00u1", Login: "jdoe", Email: "jane@acme.example", Name: "Jane D.", Status: "SUSPENDED"},
 		},
 		{
 			name: "profile email wins over the login",
 			in:   Event{UUID: "e2", UserID: "00u1", Login: "jdoe@old.example", Email: "jdoe@old.example"},
-			want: Event{UUID: "e2", UserID: "00u1", Login: "jdoe@old.example", Email: "jane@acme.example", Name: "Jane Doe"},
+			want: Event{UUID: "e2", UserID: "00u1", Login: "jdoe@old.example", Email: "jane@acme.example", Name: "Jane Doe", Status: "SUSPENDED"},
 		},
 		{
 			name: "by login",
 			in:   Event{UUID: "e3", Login: "jdoe"},
-			want: Event{UUID: "e3", Login: "jdoe", Email: "jane@acme.example", Name: "Jane Doe"},
+			want: Event{UUID: "e3", Login: "jdoe", Email: "jane@acme.example", Name: "Jane Doe", Status: "SUSPENDED"},
+		},
+		{
+			name: "login with spaces around it",
+			in:   Event{UUID: "e6", Login: " JDOE\t"},
+			want: Event{UUID: "e6", Login: " JDOE\t", Email: "jane@acme.example", Name: "Jane Doe", Status: "SUSPENDED"},
 		},
 		{name: "unknown user", in: Event{UUID: "e4", UserID: "00unknown"}, wantErr: ErrNotFound},
+		{name: "look-alike login", in: Event{UUID: "e7", Login: "\u212Adoe"}, wantErr: ErrNotFound},
+		{name: "me is not a user", in: Event{UUID: "e8", Login: " me "}, wantErr: ErrNotFound},
 		{name: "no identity", in: Event{UUID: "e5"}, wantErr: ErrNotFound},
 	}
 	for _, tt := range tests {
@@ -336,37 +341,39 @@ func TestDirectoryEnrich(t *testing.T) {
 func TestDirectoryCheck(t *testing.T) {
 	tests := []struct {
 		name    string
-		replies []fakeReply
+		setup   func(*oktatest.Server)
 		wantErr error
 		wantMsg string
 	}{
 		{name: "ok"},
 		{
-			name:    "no log permission",
-			replies: []fakeReply{{status: 403, body: `{"errorCode":"E0000006","errorSummary":"You do not have permission to perform the requested action"}`}},
+			name: "no log permission", setup: func(f *oktatest.Server) { f.SetForbidden(logsPath) },
 			wantErr: ErrUnauthorized, wantMsg: "okta.logs.read",
 		},
 		{
-			name:    "revoked token",
-			replies: []fakeReply{{status: 401, body: `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`}},
+			name: "revoked token", setup: func(f *oktatest.Server) { f.RevokeToken() },
 			wantErr: ErrUnauthorized, wantMsg: "invalid, expired or revoked",
 		},
 		{
 			// The SDK dereferences nil on a Link it cannot parse.
-			name:    "SDK panic becomes an error",
-			replies: []fakeReply{{status: 200, header: map[string]string{"Link": `<%zz>; rel="next"`}, body: `[]`}},
+			name: "SDK panic becomes an error",
+			setup: func(f *oktatest.Server) {
+				f.ReplyNext(logsPath, oktatest.Reply{Status: 200, Header: http.Header{"Link": {`<%zz>; rel="next"`}}, Body: `[]`})
+			},
 			wantErr: ErrUnavailable, wantMsg: "SDK failed on the response",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeOkta(t)
-			f.force(tt.replies...)
+			f := newOrg(t)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
 			var logs bytes.Buffer
 			d := newTestDirectory(t, f, WithDirectoryLogger(newTextLogger(&logs)))
 			err := d.Check(context.Background())
 			assert.Equal(t, tt.name == "SDK panic becomes an error", strings.Contains(logs.String(), "okta SDK panicked"))
-			reqs := f.logRequests()
+			reqs := logQueries(f)
 			require.Len(t, reqs, 1)
 			assert.Equal(t, "1", reqs[0].Get("limit"))
 			if tt.wantErr == nil {
@@ -378,4 +385,84 @@ func TestDirectoryCheck(t *testing.T) {
 			assert.NotContains(t, err.Error(), testToken)
 		})
 	}
+}
+
+// TestDirectoryUserIsFresh: a status change between two reads is seen by
+// the second, so a lock decision never rests on a cached record.
+func TestDirectoryUserIsFresh(t *testing.T) {
+	f := newOrg(t)
+	addUser(f, "00u1", "jane@acme.example", "jane@acme.example", "Jane", "Doe", "", oktatest.StatusActive)
+	d := newTestDirectory(t, f)
+	ev := Event{UUID: "e1", UserID: "00u1"}
+	for _, status := range []string{oktatest.StatusActive, oktatest.StatusSuspended, oktatest.StatusDeprovisioned, oktatest.StatusActive} {
+		require.NoError(t, f.SetStatus("00u1", status))
+		u, err := d.User(context.Background(), "00u1")
+		require.NoError(t, err)
+		assert.Equal(t, status, u.Status)
+		require.NoError(t, d.Enrich(context.Background(), &ev))
+		assert.Equal(t, status, ev.Status, "Enrich exposes the status it read")
+	}
+	assert.Len(t, userPaths(f), 8, "every read reached Okta")
+}
+
+// TestDirectoryUserFoldsASCIIOnly: Okta may resolve a look-alike login or a
+// shortname to someone; only the user asked for is accepted.
+func TestDirectoryUserFoldsASCIIOnly(t *testing.T) {
+	f := newOrg(t)
+	addUser(f, "00ukate", "kate@corp.com", "kate@corp.com", "Kate", "Bell", "", oktatest.StatusActive)
+	f.SetUnicodeLoginFolding(true) // an org that folds K (KELVIN SIGN) to k
+	d := newTestDirectory(t, f)
+	ctx := context.Background()
+
+	for _, key := range []string{"kate@corp.com", "KATE@Corp.COM", " kate@corp.com\t", "00ukate"} {
+		u, err := d.User(ctx, key)
+		require.NoError(t, err, "%q", key)
+		assert.Equal(t, "00ukate", u.ID)
+	}
+	for _, key := range []string{"\u212Aate@corp.com", "\u212AATE@CORP.COM", "kate"} {
+		before := len(userPaths(f))
+		_, err := d.User(ctx, key)
+		require.ErrorIs(t, err, ErrNotFound, "%q", key)
+		assert.Contains(t, err.Error(), "not the one asked for")
+		assert.Len(t, userPaths(f), before+1, "Okta answered with kate; lockbot refused the answer")
+	}
+}
+
+func TestNewDirectoryLoopbackIsASCII(t *testing.T) {
+	_, err := NewDirectory(context.Background(), "http://localho\u017Ft:8080", testToken)
+	require.ErrorContains(t, err, "only allowed for loopback", "U+017F LONG S folds to s only under Unicode rules")
+	_, err = NewDirectory(context.Background(), "http://LocalHost:8080", testToken)
+	require.NoError(t, err)
+}
+
+func TestDirectoryRevokeSessions(t *testing.T) {
+	f := newOrg(t)
+	addUser(f, "00ubob", "bob@corp.com", "bob@corp.com", "Bob", "Stone", "", oktatest.StatusSuspended)
+	d := newTestDirectory(t, f)
+	ctx := context.Background()
+
+	require.NoError(t, d.RevokeSessions(ctx, "00ubob"))
+	revs := f.Revocations()
+	require.Len(t, revs, 1)
+	assert.Equal(t, "00ubob", revs[0].UserID)
+	assert.True(t, revs[0].OAuthTokens, "OAuth and OIDC tokens are revoked too")
+	reqs := f.RequestsTo("/api/v1/users/00ubob/sessions")
+	require.Len(t, reqs, 1)
+	assert.Equal(t, http.MethodDelete, reqs[0].Method)
+	assert.Equal(t, "true", reqs[0].Query.Get("oauthTokens"))
+
+	err := d.RevokeSessions(ctx, "bob@corp.com")
+	require.ErrorIs(t, err, ErrNotFound, "sessions are revoked by ID only")
+	require.ErrorIs(t, d.RevokeSessions(ctx, "00unobody"), ErrNotFound)
+	for _, bad := range []string{"", " ", "me", "..", "a/b"} {
+		require.ErrorIs(t, d.RevokeSessions(ctx, bad), ErrNotFound, "%q", bad)
+	}
+	assert.Len(t, f.RequestsTo("/api/v1/users"), 3, "unusable IDs are not sent")
+
+	f.SetForbidden("/api/v1/users/00ubob/sessions")
+	err = d.RevokeSessions(ctx, "00ubob")
+	require.ErrorIs(t, err, ErrUnauthorized)
+	assert.Contains(t, err.Error(), "okta.users.manage")
+	assert.NotContains(t, err.Error(), testToken)
+	assert.Len(t, f.Revocations(), 1)
 }

@@ -74,4 +74,9 @@ type Event struct {
 	Actor    Actor  `json:"actor"`
 	ClientIP string `json:"clientIp,omitempty"`
 	Source   Source `json:"source"`
+	// Status is the user's Okta status (ACTIVE, SUSPENDED, DEPROVISIONED,
+	// …) as Directory.Enrich last read it; "" until then. An event may
+	// wait in the inbox for a while, so decide on this, not on the event
+	// type alone.
+	Status string `json:"status,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -26,9 +27,8 @@ type delivery struct {
 // to OnDelivery and the log output.
 func newTestHook(t *testing.T, cfg HookConfig, inboxOpts ...InboxOption) (*HookHandler, *Inbox, *[]delivery, *bytes.Buffer) {
 	t.Helper()
-	if cfg.Inbox == nil {
-		cfg.Inbox = openTestInbox(t, t.TempDir(), inboxOpts...)
-	}
+	in := openTestInbox(t, t.TempDir(), inboxOpts...)
+	cfg.Inbox = in
 	if cfg.Types == nil {
 		cfg.Types = DefaultAutoLockTypes()
 	}
@@ -38,7 +38,7 @@ func newTestHook(t *testing.T, cfg HookConfig, inboxOpts ...InboxOption) (*HookH
 	cfg.OnDelivery = func(status, admitted int) { got = append(got, delivery{status, admitted}) }
 	h, err := NewHookHandler(cfg)
 	require.NoError(t, err)
-	return h, cfg.Inbox, &got, &logs
+	return h, in, &got, &logs
 }
 
 func post(body []byte, auth ...string) *http.Request {
@@ -54,8 +54,16 @@ func TestHookHandler(t *testing.T) {
 	batch := batchEvents()
 	suspend, err := ParseDelivery(fixture(t, "delivery_suspend.json"))
 	require.NoError(t, err)
-	verify := httptest.NewRequest(http.MethodGet, "/hooks/okta", nil)
-	verify.Header.Set("X-Okta-Verification-Challenge", `chal-"42"<&>`)
+	verify := func(auth ...string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/hooks/okta", nil)
+		r.Header.Set("X-Okta-Verification-Challenge", `chal-"42"<&>`)
+		for _, a := range auth {
+			r.Header.Add("Authorization", a)
+		}
+		return r
+	}
+	noChallenge := httptest.NewRequest(http.MethodGet, "/hooks/okta", nil)
+	noChallenge.Header.Set("Authorization", hookSecret)
 
 	tests := []struct {
 		name       string
@@ -70,15 +78,23 @@ func TestHookHandler(t *testing.T) {
 		want       []Event // admitted, in the order Next hands them out
 	}{
 		{
-			name: "verification", secret: hookSecret, req: verify, wantStatus: 200,
+			name: "verification", secret: hookSecret, req: verify(hookSecret), wantStatus: 200,
 			wantBody: `{"verification":"chal-\"42\"\u003c\u0026\u003e"}`, wantCT: "application/json",
 		},
 		{
-			name: "verification without challenge", secret: hookSecret,
-			req: httptest.NewRequest(http.MethodGet, "/hooks/okta", nil), wantStatus: 400,
+			// Okta sends the secret on the verification GET too.
+			name: "verification without secret", secret: hookSecret, req: verify(),
+			wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "verification with wrong secret", secret: hookSecret, req: verify("wrong"),
+			wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "verification without challenge", secret: hookSecret, req: noChallenge, wantStatus: 400,
 			wantBody: "missing x-okta-verification-challenge header\n",
 		},
-		{name: "disabled: verification", secret: "", req: verify, wantStatus: 404, wantBody: "404 page not found\n"},
+		{name: "disabled: verification", secret: "", req: verify(hookSecret), wantStatus: 404, wantBody: "404 page not found\n"},
 		{
 			name: "disabled: delivery", secret: "", req: post(fixture(t, "delivery_suspend.json"), ""),
 			wantStatus: 404, wantBody: "404 page not found\n",
@@ -115,8 +131,20 @@ func TestHookHandler(t *testing.T) {
 			req: post(fixture(t, "delivery_suspend.json"), "Basic bG9ja2JvdDpodW50ZXIy"), wantStatus: 200, want: suspend,
 		},
 		{
-			name: "over default 1 MiB", secret: hookSecret,
-			req: post(bytes.Repeat([]byte(" "), 1<<20+1), hookSecret), wantStatus: 413, wantBody: "body too large\n",
+			name: "secret sent twice", secret: hookSecret,
+			req: post(fixture(t, "delivery_suspend.json"), hookSecret, hookSecret), wantStatus: 401, wantBody: "unauthorized\n",
+		},
+		{
+			name: "over default 8 MiB", secret: hookSecret,
+			req: post(bytes.Repeat([]byte(" "), 8<<20+1), hookSecret), wantStatus: 413, wantBody: "body too large\n",
+		},
+		{
+			name: "over default 8 MiB, length not announced", secret: hookSecret,
+			req: postStream(bytes.Repeat([]byte(" "), 8<<20+1), hookSecret), wantStatus: 413, wantBody: "body too large\n",
+		},
+		{
+			name: "valid JSON past the limit", secret: hookSecret, maxBody: 300,
+			req: postStream(benchDelivery(0, 2), hookSecret), wantStatus: 413, wantBody: "body too large\n",
 		},
 		{
 			name: "over configured max body", secret: hookSecret, maxBody: 100,
@@ -184,6 +212,15 @@ func TestHookHandler(t *testing.T) {
 	}
 }
 
+// postStream is post with a body whose length is not announced, as with
+// chunked transfer encoding.
+func postStream(body []byte, auth ...string) *http.Request {
+	r := post(nil, auth...)
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body)))
+	r.ContentLength = -1
+	return r
+}
+
 func TestHookDuplicatesAcrossDeliveries(t *testing.T) {
 	h, in, deliveries, _ := newTestHook(t, HookConfig{Secret: hookSecret})
 	batch := batchEvents()
@@ -215,16 +252,82 @@ func TestHookLogsDeliverySummary(t *testing.T) {
 	}
 }
 
+func TestHookCustomAuthHeader(t *testing.T) {
+	h, in, deliveries, logs := newTestHook(t, HookConfig{Secret: hookSecret, AuthHeader: "x-lockbot-secret"})
+	withHeader := func(r *http.Request, name, value string) *http.Request {
+		r.Header.Set(name, value)
+		return r
+	}
+	verify := func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/hooks/okta", nil)
+		r.Header.Set("x-okta-verification-challenge", "c1")
+		return r
+	}
+	tests := []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"delivery with the named header", withHeader(post(fixture(t, "delivery_suspend.json")), "X-Lockbot-Secret", hookSecret), 200},
+		{"header name is case-insensitive", withHeader(post(fixture(t, "delivery_suspend.json")), "X-LOCKBOT-SECRET", hookSecret), 200},
+		{"secret in Authorization instead", post(fixture(t, "delivery_suspend.json"), hookSecret), 401},
+		{"wrong value", withHeader(post(fixture(t, "delivery_suspend.json")), "X-Lockbot-Secret", "nope"), 401},
+		{"verification with the named header", withHeader(verify(), "X-Lockbot-Secret", hookSecret), 200},
+		{"verification with a wrong value", withHeader(verify(), "X-Lockbot-Secret", "nope"), 401},
+		{"verification without it", verify(), 401},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, tt.req)
+		assert.Equal(t, tt.want, w.Code, tt.name)
+	}
+	assert.Len(t, takeN(t, in, 1), 1, "the duplicate second delivery admits nothing")
+	assert.Len(t, *deliveries, len(tests))
+	assert.NotContains(t, logs.String(), hookSecret)
+	assert.Contains(t, logs.String(), "header=X-Lockbot-Secret")
+}
+
+func TestHookAcceptsLargeDeliveries(t *testing.T) {
+	h, in, deliveries, _ := newTestHook(t, HookConfig{Secret: hookSecret})
+	body := benchDelivery(0, 6000)
+	require.Greater(t, len(body), 4<<20, "well past the old 1 MiB limit")
+	require.Less(t, len(body), 8<<20)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, postStream(body, hookSecret))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, []delivery{{200, 6000}}, *deliveries)
+	assert.Equal(t, 6000, in.Len())
+}
+
+func TestHookCancelledRequestAdmitsNothing(t *testing.T) {
+	h, in, deliveries, _ := newTestHook(t, HookConfig{Secret: hookSecret})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Okta gave up on the request (its 3 s timeout)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, post(fixture(t, "delivery_suspend.json"), hookSecret).WithContext(ctx))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Equal(t, []delivery{{503, 0}}, *deliveries)
+	assert.Zero(t, in.Len())
+}
+
 func TestNewHookHandlerValidation(t *testing.T) {
 	in := openTestInbox(t, "")
-	_, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes()})
+	for _, name := range []string{"Bad Header", "X-Ünicode", "x:y", "Content-Type", "X-Okta-Verification-Challenge", "accept"} {
+		_, err := NewHookHandler(HookConfig{Secret: hookSecret, AuthHeader: name, Inbox: in, Types: DefaultAutoLockTypes()})
+		require.ErrorContains(t, err, "AuthHeader", "%q", name)
+	}
+	h, err := NewHookHandler(HookConfig{Secret: hookSecret, AuthHeader: "x-okta-secret_1", Inbox: in, Types: DefaultAutoLockTypes()})
+	require.NoError(t, err)
+	assert.Equal(t, "X-Okta-Secret_1", h.authHeader)
+	_, err = NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes()})
 	require.ErrorContains(t, err, "Inbox is required")
 	_, err = NewHookHandler(HookConfig{Secret: hookSecret, Inbox: in})
 	require.ErrorContains(t, err, "Types is empty")
 
-	h, err := NewHookHandler(HookConfig{Inbox: in, Types: DefaultAutoLockTypes()})
+	h, err = NewHookHandler(HookConfig{Inbox: in, Types: DefaultAutoLockTypes()})
 	require.NoError(t, err, "no secret is valid: the endpoint answers 404")
-	assert.Equal(t, int64(defaultMaxBody), h.maxBody)
+	assert.Equal(t, int64(8<<20), h.maxBody)
+	assert.Equal(t, "Authorization", h.authHeader)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, post(fixture(t, "delivery_suspend.json"), ""))
 	assert.Equal(t, http.StatusNotFound, w.Code, "nil OnDelivery and Logger are fine")
@@ -255,7 +358,17 @@ func benchDelivery(base, n int) []byte {
 // BenchmarkHookPost50 measures the POST path (auth, parse, dedupe, durable
 // admit with its fsync) for a 50-event delivery, with a worker draining the
 // inbox between requests as in production.
-func BenchmarkHookPost50(b *testing.B) {
+func BenchmarkHookPost50(b *testing.B) { benchmarkHookPost(b, 50) }
+
+// BenchmarkHookPost8MiB measures a delivery just under the 8 MiB limit. Its
+// B/op against body-bytes shows the decoder holds one event at a time, not
+// the body and a decoded copy of it.
+func BenchmarkHookPost8MiB(b *testing.B) {
+	per := len(benchDelivery(0, 1000)) / 1000
+	benchmarkHookPost(b, (8<<20)/per-100)
+}
+
+func benchmarkHookPost(b *testing.B, n int) {
 	in, err := OpenInbox(b.TempDir())
 	require.NoError(b, err)
 	defer in.Close()
@@ -264,11 +377,15 @@ func BenchmarkHookPost50(b *testing.B) {
 	ctx := context.Background()
 	lat := make([]time.Duration, 0, b.N)
 	var bodyBytes int
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		body := benchDelivery(i*50, 50)
+		body := benchDelivery(i*n, n)
 		bodyBytes = len(body)
+		if bodyBytes > 8<<20 {
+			b.Fatalf("delivery of %d bytes is over the limit", bodyBytes)
+		}
 		req := post(body, hookSecret)
 		w := httptest.NewRecorder()
 		b.StartTimer()
@@ -281,7 +398,7 @@ func BenchmarkHookPost50(b *testing.B) {
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
-		for range 50 {
+		for range n {
 			e, err := in.Next(ctx)
 			if err != nil {
 				b.Fatal(err)

@@ -31,7 +31,7 @@ const (
 // event until a worker says Done, so an event Okta saw answered with 200
 // survives a crash and is handed out again after a restart.
 //
-// Storage (when a directory is given) is an append-only JSON-lines log of
+// Inbox implements Admitter. Storage (when a directory is given) is an append-only JSON-lines log of
 // admit and done records plus a snapshot it is compacted into. Only one
 // process may use a directory at a time.
 type Inbox struct {
@@ -150,7 +150,12 @@ func OpenInbox(dir string, opts ...InboxOption) (*Inbox, error) {
 // 256 bytes, not UTF-8) are skipped. If the events would exceed the pending
 // limit, nothing is admitted and the error wraps ErrInboxFull; on a storage
 // error nothing is admitted either, so the caller may retry the whole call.
-func (in *Inbox) Admit(evs []Event) (admitted []Event, err error) {
+// A ctx that has ended admits nothing and returns its error. Admit
+// implements Admitter.
+func (in *Inbox) Admit(ctx context.Context, evs []Event) (admitted []Event, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closed {
@@ -424,3 +429,5 @@ func (in *Inbox) compact(now time.Time) error {
 	}
 	return in.store.replace(data)
 }
+
+var _ Admitter = (*Inbox)(nil)

@@ -92,19 +92,19 @@ func TestInboxAdmitDedupes(t *testing.T) {
 			}
 			in := openTestInbox(t, dir)
 
-			got, err := in.Admit(evs("a", "b", "a", "", "c"))
+			got, err := in.Admit(context.Background(), evs("a", "b", "a", "", "c"))
 			require.NoError(t, err)
 			assert.Equal(t, []string{"a", "b", "c"}, uuidsOf(got), "input order, duplicates and empty UUIDs skipped")
 
-			got, err = in.Admit(evs("c", "d", "b"))
+			got, err = in.Admit(context.Background(), evs("c", "d", "b"))
 			require.NoError(t, err)
 			assert.Equal(t, []string{"d"}, uuidsOf(got))
 
-			got, err = in.Admit(evs("a", "d"))
+			got, err = in.Admit(context.Background(), evs("a", "d"))
 			require.NoError(t, err)
 			assert.Empty(t, got)
 
-			got, err = in.Admit(nil)
+			got, err = in.Admit(context.Background(), nil)
 			require.NoError(t, err)
 			assert.Empty(t, got)
 
@@ -117,14 +117,14 @@ func TestInboxAdmitDedupes(t *testing.T) {
 
 func TestInboxRejectsUnusableUUIDs(t *testing.T) {
 	in := openTestInbox(t, t.TempDir())
-	got, err := in.Admit(evs("", strings.Repeat("x", maxUUIDLen+1), "bad\xffutf8", strings.Repeat("y", maxUUIDLen)))
+	got, err := in.Admit(context.Background(), evs("", strings.Repeat("x", maxUUIDLen+1), "bad\xffutf8", strings.Repeat("y", maxUUIDLen)))
 	require.NoError(t, err)
 	assert.Equal(t, []string{strings.Repeat("y", maxUUIDLen)}, uuidsOf(got))
 }
 
 func TestInboxAdmitReturnsCopy(t *testing.T) {
 	in := openTestInbox(t, "")
-	got, err := in.Admit(evs("a"))
+	got, err := in.Admit(context.Background(), evs("a"))
 	require.NoError(t, err)
 	got[0].UUID = "mutated"
 	assert.Equal(t, "a", takeN(t, in, 1)[0].UUID)
@@ -132,7 +132,7 @@ func TestInboxAdmitReturnsCopy(t *testing.T) {
 
 func TestInboxDone(t *testing.T) {
 	in := openTestInbox(t, t.TempDir())
-	_, err := in.Admit(evs("a", "b", "c"))
+	_, err := in.Admit(context.Background(), evs("a", "b", "c"))
 	require.NoError(t, err)
 
 	first := takeN(t, in, 3)
@@ -144,14 +144,14 @@ func TestInboxDone(t *testing.T) {
 	require.NoError(t, in.Done("never-admitted"))
 	assert.Equal(t, 2, in.Len())
 
-	got, err := in.Admit(evs("b"))
+	got, err := in.Admit(context.Background(), evs("b"))
 	require.NoError(t, err)
 	assert.Empty(t, got, "done events are still remembered as seen")
 }
 
 func TestInboxDoneBeforeNextSkipsEvent(t *testing.T) {
 	in := openTestInbox(t, "")
-	_, err := in.Admit(evs("a", "b"))
+	_, err := in.Admit(context.Background(), evs("a", "b"))
 	require.NoError(t, err)
 	require.NoError(t, in.Done("a"))
 	assert.Equal(t, []string{"b"}, uuidsOf(takeN(t, in, 1)))
@@ -166,7 +166,7 @@ func TestInboxNextBlocksUntilAdmit(t *testing.T) {
 		got <- e
 		errc <- err
 	}()
-	_, err := in.Admit(evs("late"))
+	_, err := in.Admit(context.Background(), evs("late"))
 	require.NoError(t, err)
 	require.NoError(t, <-errc)
 	assert.Equal(t, "late", (<-got).UUID)
@@ -188,7 +188,7 @@ func TestInboxNextContextAndClose(t *testing.T) {
 	require.ErrorIs(t, <-errc, ErrInboxClosed)
 
 	require.NoError(t, in.Close(), "Close twice is fine")
-	_, err = in.Admit(evs("x"))
+	_, err = in.Admit(context.Background(), evs("x"))
 	require.ErrorIs(t, err, ErrInboxClosed)
 	require.ErrorIs(t, in.Done("x"), ErrInboxClosed)
 	_, err = in.Next(context.Background())
@@ -197,20 +197,20 @@ func TestInboxNextContextAndClose(t *testing.T) {
 
 func TestInboxFullIsAllOrNothing(t *testing.T) {
 	in := openTestInbox(t, t.TempDir(), WithMaxPending(3))
-	_, err := in.Admit(evs("a", "b"))
+	_, err := in.Admit(context.Background(), evs("a", "b"))
 	require.NoError(t, err)
 
-	got, err := in.Admit(evs("a", "c", "d"))
+	got, err := in.Admit(context.Background(), evs("a", "c", "d"))
 	require.ErrorIs(t, err, ErrInboxFull)
 	assert.Empty(t, got)
 	assert.Equal(t, 2, in.Len())
 
-	got, err = in.Admit(evs("a", "c"))
+	got, err = in.Admit(context.Background(), evs("a", "c"))
 	require.NoError(t, err, "duplicates do not count against the limit")
 	assert.Equal(t, []string{"c"}, uuidsOf(got))
 
 	require.NoError(t, in.Done("a"))
-	got, err = in.Admit(evs("d"))
+	got, err = in.Admit(context.Background(), evs("d"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"d"}, uuidsOf(got))
 }
@@ -244,18 +244,18 @@ func TestInboxSeenTTL(t *testing.T) {
 	opts := []InboxOption{withClock(clock), withExactTTL(time.Hour)}
 	in := openTestInbox(t, dir, opts...)
 
-	_, err := in.Admit(evs("done", "slow"))
+	_, err := in.Admit(context.Background(), evs("done", "slow"))
 	require.NoError(t, err)
 	takeN(t, in, 2)
 	require.NoError(t, in.Done("done"))
 
 	clock.Advance(59 * time.Minute)
-	got, err := in.Admit(evs("done", "slow"))
+	got, err := in.Admit(context.Background(), evs("done", "slow"))
 	require.NoError(t, err)
 	assert.Empty(t, got, "within the TTL")
 
 	clock.Advance(2 * time.Minute)
-	got, err = in.Admit(evs("done", "slow"))
+	got, err = in.Admit(context.Background(), evs("done", "slow"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"done"}, uuidsOf(got), "expired done UUID is forgotten; a pending one never is")
 
@@ -263,7 +263,7 @@ func TestInboxSeenTTL(t *testing.T) {
 	require.NoError(t, in.Close())
 	in2 := openTestInbox(t, dir, opts...)
 	clock.Advance(30 * time.Minute)
-	got, err = in2.Admit(evs("done"))
+	got, err = in2.Admit(context.Background(), evs("done"))
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }
@@ -271,11 +271,11 @@ func TestInboxSeenTTL(t *testing.T) {
 func TestInboxPruneForgetsExpired(t *testing.T) {
 	clock := newFakeClock()
 	in := openTestInbox(t, "", withClock(clock), withExactTTL(time.Hour))
-	_, err := in.Admit(evs("a", "b", "c"))
+	_, err := in.Admit(context.Background(), evs("a", "b", "c"))
 	require.NoError(t, err)
 	require.NoError(t, in.Done("a"))
 	clock.Advance(2 * time.Hour)
-	_, err = in.Admit(evs("d"))
+	_, err = in.Admit(context.Background(), evs("d"))
 	require.NoError(t, err)
 	require.NoError(t, in.Done("c"))
 	in.mu.Lock()
@@ -290,9 +290,9 @@ func TestInboxRestart(t *testing.T) {
 	dir := t.TempDir()
 	in, err := OpenInbox(dir)
 	require.NoError(t, err)
-	_, err = in.Admit(evs("a", "b"))
+	_, err = in.Admit(context.Background(), evs("a", "b"))
 	require.NoError(t, err)
-	_, err = in.Admit(evs("c"))
+	_, err = in.Admit(context.Background(), evs("c"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, uuidsOf([]Event{mustNext(t, in), mustNext(t, in)}))
 	require.NoError(t, in.Done("a"))
@@ -304,7 +304,7 @@ func TestInboxRestart(t *testing.T) {
 	assert.Equal(t, []string{"b", "c"}, uuidsOf(got), "admitted but not done comes back, in order; done does not")
 	assert.Equal(t, ev("b"), got[0], "events survive the round trip intact")
 
-	admitted, err := in2.Admit(evs("a", "b", "c", "d"))
+	admitted, err := in2.Admit(context.Background(), evs("a", "b", "c", "d"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"d"}, uuidsOf(admitted), "seen UUIDs are still deduped after the restart")
 }
@@ -324,7 +324,7 @@ func TestInboxRestartWithoutClose(t *testing.T) {
 	dir := t.TempDir()
 	in, err := OpenInbox(dir)
 	require.NoError(t, err)
-	_, err = in.Admit(evs("a", "b"))
+	_, err = in.Admit(context.Background(), evs("a", "b"))
 	require.NoError(t, err)
 	require.NoError(t, in.Done("a"))
 
@@ -345,7 +345,7 @@ func TestInboxTornLastLine(t *testing.T) {
 			dir := t.TempDir()
 			in, err := OpenInbox(dir)
 			require.NoError(t, err)
-			_, err = in.Admit(evs("a", "b"))
+			_, err = in.Admit(context.Background(), evs("a", "b"))
 			require.NoError(t, err)
 			require.NoError(t, in.Done("a"))
 			require.NoError(t, in.Close())
@@ -354,7 +354,7 @@ func TestInboxTornLastLine(t *testing.T) {
 			in2, err := OpenInbox(dir)
 			require.NoError(t, err)
 			assert.Equal(t, []string{"b"}, uuidsOf(takeN(t, in2, 1)))
-			got, err := in2.Admit(evs("a", "c"))
+			got, err := in2.Admit(context.Background(), evs("a", "c"))
 			require.NoError(t, err)
 			assert.Equal(t, []string{"c"}, uuidsOf(got))
 			require.NoError(t, in2.Close())
@@ -421,7 +421,7 @@ func TestInboxCompaction(t *testing.T) {
 	require.NoError(t, err)
 	for i := range 60 {
 		id := fmt.Sprintf("e%03d", i)
-		_, err := in.Admit(evs(id))
+		_, err := in.Admit(context.Background(), evs(id))
 		require.NoError(t, err)
 		if i%2 == 0 {
 			require.NoError(t, in.Done(id))
@@ -439,7 +439,7 @@ func TestInboxCompaction(t *testing.T) {
 	got := takeN(t, in2, 30)
 	assert.Equal(t, "e001", got[0].UUID)
 	assert.Equal(t, "e059", got[29].UUID)
-	admitted, err := in2.Admit(evs("e000", "e001", "e058"))
+	admitted, err := in2.Admit(context.Background(), evs("e000", "e001", "e058"))
 	require.NoError(t, err)
 	assert.Empty(t, admitted)
 }
@@ -450,7 +450,7 @@ func TestInboxCrashBetweenSnapshotAndTruncate(t *testing.T) {
 	logPath := filepath.Join(dir, inboxLogName)
 	in, err := OpenInbox(dir)
 	require.NoError(t, err)
-	_, err = in.Admit(evs("a", "b", "c"))
+	_, err = in.Admit(context.Background(), evs("a", "b", "c"))
 	require.NoError(t, err)
 	require.NoError(t, in.Done("a"))
 	require.NoError(t, in.Close())
@@ -470,11 +470,11 @@ func TestInboxCrashBetweenSnapshotAndTruncate(t *testing.T) {
 
 func TestInboxStorageFailure(t *testing.T) {
 	in := openTestInbox(t, t.TempDir())
-	_, err := in.Admit(evs("a"))
+	_, err := in.Admit(context.Background(), evs("a"))
 	require.NoError(t, err)
 	require.NoError(t, in.store.f.Close()) // every later write fails
 
-	got, err := in.Admit(evs("b"))
+	got, err := in.Admit(context.Background(), evs("b"))
 	require.Error(t, err)
 	assert.Empty(t, got)
 	assert.Equal(t, 1, in.Len(), "nothing admitted when the log write fails")
@@ -486,7 +486,7 @@ func TestInboxStorageFailure(t *testing.T) {
 func TestInboxBrokenAfterFailedSync(t *testing.T) {
 	in := openTestInbox(t, t.TempDir())
 	in.store.broken = errors.New("okta: inbox: fsync failed earlier")
-	_, err := in.Admit(evs("a"))
+	_, err := in.Admit(context.Background(), evs("a"))
 	require.ErrorContains(t, err, "fsync failed earlier")
 	assert.Equal(t, 0, in.Len())
 }
@@ -526,7 +526,7 @@ func TestInboxConcurrent(t *testing.T) {
 				for i := range batch {
 					batch[i] = ev(fmt.Sprintf("u%02d", (p*7+c*3+i)%unique))
 				}
-				got, err := in.Admit(batch)
+				got, err := in.Admit(context.Background(), batch)
 				assert.NoError(t, err)
 				mu.Lock()
 				for _, g := range got {
@@ -555,7 +555,7 @@ func TestInboxSnapshotDropsExpired(t *testing.T) {
 	opts := []InboxOption{withClock(clock), withExactTTL(time.Hour)}
 	in, err := OpenInbox(dir, opts...)
 	require.NoError(t, err)
-	_, err = in.Admit(evs("old-done", "old-pending"))
+	_, err = in.Admit(context.Background(), evs("old-done", "old-pending"))
 	require.NoError(t, err)
 	require.NoError(t, in.Done("old-done"))
 	require.NoError(t, in.Close())
@@ -575,7 +575,7 @@ func TestInboxQueueMemoryFollowsBacklog(t *testing.T) {
 	for i := range batch {
 		batch[i] = ev(fmt.Sprintf("q%04d", i))
 	}
-	_, err := in.Admit(batch)
+	_, err := in.Admit(context.Background(), batch)
 	require.NoError(t, err)
 	for i := range 2000 {
 		e := mustNext(t, in)
@@ -594,4 +594,17 @@ func TestInboxQueueMemoryFollowsBacklog(t *testing.T) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	assert.Empty(t, in.queue, "an empty queue is reset")
+}
+
+func TestInboxAdmitHonoursContext(t *testing.T) {
+	in := openTestInbox(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := in.Admit(ctx, evs("a"))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Empty(t, got)
+	assert.Zero(t, in.Len(), "nothing admitted")
+	got, err = in.Admit(context.Background(), evs("a"))
+	require.NoError(t, err)
+	assert.Len(t, got, 1, "and not remembered as seen either")
 }

@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"context"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,7 +18,7 @@ func TestInboxPartialWriteIsCutOff(t *testing.T) {
 	dir := t.TempDir()
 	in, err := OpenInbox(dir)
 	require.NoError(t, err)
-	_, err = in.Admit(evs("a"))
+	_, err = in.Admit(context.Background(), evs("a"))
 	require.NoError(t, err)
 
 	var old syscall.Rlimit
@@ -27,18 +28,18 @@ func TestInboxPartialWriteIsCutOff(t *testing.T) {
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limited))
 	big := ev("big")
 	big.Message = strings.Repeat("m", 4096)
-	_, err = in.Admit([]Event{big})
+	_, err = in.Admit(context.Background(), []Event{big})
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
 	require.ErrorIs(t, err, syscall.EFBIG)
 	assert.Equal(t, 1, in.Len())
 
-	_, err = in.Admit(evs("b"))
+	_, err = in.Admit(context.Background(), evs("b"))
 	require.NoError(t, err)
 	require.NoError(t, in.Close())
 
 	in2 := openTestInbox(t, dir)
 	assert.Equal(t, []string{"a", "b"}, uuidsOf(takeN(t, in2, 2)))
-	got, err := in2.Admit([]Event{big})
+	got, err := in2.Admit(context.Background(), []Event{big})
 	require.NoError(t, err)
 	assert.Len(t, got, 1, "the failed admission was not recorded")
 }

@@ -2,29 +2,15 @@ package okta
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/mail"
 	"time"
 
 	oktasdk "github.com/okta/okta-sdk-golang/v2/okta"
 )
 
-// hookEnvelopeType is the envelope eventType of every event hook delivery.
-const hookEnvelopeType = "com.okta.event_hook"
-
 // targetTypeUser marks the target entry that is the affected person. Okta
 // says to search targets by type, not position.
 const targetTypeUser = "User"
-
-// envelope is the part of a delivery we read. The SDK has no type for it.
-// Events stay raw so one odd event cannot make Okta's whole batch a 400.
-type envelope struct {
-	EventType string `json:"eventType"`
-	Data      *struct {
-		Events *[]json.RawMessage `json:"events"`
-	} `json:"data"`
-}
 
 // logEvent is the subset of a System Log LogEvent that becomes an Event. Both
 // the hook (decoded from JSON) and the catch-up (adapted from the SDK type)
@@ -65,108 +51,16 @@ func (t *lenientTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseDelivery decodes one event-hook POST body. It returns ErrMalformed
-// (wrapped, with the JSON error) for non-JSON and ErrNotEnvelope when
-// eventType is not "com.okta.event_hook" or data.events is missing. Events
-// with no usable target of type "User" (or that are not JSON objects) are
-// dropped, never returned. Email is set from the User target's alternateId
-// when that is an email address. No event type filtering happens here.
-func ParseDelivery(body []byte) ([]Event, error) {
-	evs, _, err := parseDelivery(body)
-	return evs, err
-}
-
-// fastEnvelope decodes a well-formed delivery in one pass; envelope (one
-// pass per event) is the fallback when any field has an unexpected type.
-type fastEnvelope struct {
-	EventType string `json:"eventType"`
-	Data      *struct {
-		Events *[]logEvent `json:"events"`
-	} `json:"data"`
-}
-
-// parseDelivery is ParseDelivery plus the number of events dropped, which
-// the handler logs.
-func parseDelivery(body []byte) (evs []Event, dropped int, err error) {
-	if evs, dropped, ok := parseDeliveryFast(body); ok {
-		return evs, dropped, nil
-	}
-	return parseDeliveryEach(body)
-}
-
-// parseDeliveryFast decodes a well-formed delivery in one pass. It reports
-// false for anything unusual (bad JSON, a field of an unexpected type, not an
-// envelope), which parseDeliveryEach then sorts out.
-func parseDeliveryFast(body []byte) (evs []Event, dropped int, ok bool) {
-	var env struct {
-		EventType string `json:"eventType"`
-		Data      *struct {
-			Events *[]logEvent `json:"events"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &env) != nil || env.EventType != hookEnvelopeType || env.Data == nil || env.Data.Events == nil {
-		return nil, 0, false
-	}
-	les := *env.Data.Events
-	evs = make([]Event, 0, len(les))
-	for i := range les {
-		if ev, ok := les[i].toEvent(SourceHook); ok {
-			evs = append(evs, ev)
-		} else {
-			dropped++
-		}
-	}
-	return evs, dropped, true
-}
-
-// parseDeliveryEach decodes the envelope, then each event on its own, so a
-// malformed event costs only itself and errors say what was wrong.
-func parseDeliveryEach(body []byte) (evs []Event, dropped int, err error) {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return nil, 0, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		return nil, 0, fmt.Errorf("%w: %v", ErrNotEnvelope, err)
-	}
-	if env.EventType != hookEnvelopeType {
-		return nil, 0, fmt.Errorf("%w: eventType %q", ErrNotEnvelope, truncate(env.EventType, 64))
-	}
-	if env.Data == nil || env.Data.Events == nil {
-		return nil, 0, fmt.Errorf("%w: data.events missing", ErrNotEnvelope)
-	}
-	raw := *env.Data.Events
-	evs = make([]Event, 0, len(raw))
-	for _, r := range raw {
-		var le logEvent
-		if err := json.Unmarshal(r, &le); err != nil {
-			// A type mismatch leaves the other fields decoded, which is
-			// enough when the User target survived; anything else
-			// (null, a number) has no target at all.
-			var typ *json.UnmarshalTypeError
-			if !errors.As(err, &typ) {
-				dropped++
-				continue
-			}
-		}
-		ev, ok := le.toEvent(SourceHook)
-		if !ok {
-			dropped++
-			continue
-		}
-		evs = append(evs, ev)
-	}
-	return evs, dropped, nil
-}
-
 // toEvent converts le, reporting false when it has no User target with an
-// id or alternateId: without one there is nobody to lock.
+// id or alternateId: without one there is nobody to lock. Surrounding ASCII
+// spaces are trimmed from both.
 func (le *logEvent) toEvent(src Source) (Event, bool) {
 	var user *logEntity
+	var id, login string
 	for i := range le.Target {
 		t := &le.Target[i]
-		if t.Type == targetTypeUser && (t.ID != "" || t.AlternateID != "") {
+		id, login = trimSpaceASCII(t.ID), trimSpaceASCII(t.AlternateID)
+		if t.Type == targetTypeUser && (id != "" || login != "") {
 			user = t
 			break
 		}
@@ -179,9 +73,9 @@ func (le *logEvent) toEvent(src Source) (Event, bool) {
 		Type:      le.EventType,
 		Published: le.Published.Time,
 		Message:   le.DisplayMessage,
-		UserID:    user.ID,
-		Login:     user.AlternateID,
-		Email:     emailFrom(user.AlternateID),
+		UserID:    id,
+		Login:     login,
+		Email:     emailFrom(login),
 		Name:      user.DisplayName,
 		Actor: Actor{
 			ID:          le.Actor.ID,

@@ -1,6 +1,9 @@
 package okta
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,18 +214,27 @@ func FuzzParseDelivery(f *testing.F) {
 	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[{"published":"2024-13-99T99:99:99Z","target":[{"type":"User","id":"x"}]}]}}`))
 	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":{}}}`))
 	f.Add([]byte("\xff\xfe"))
+	f.Add([]byte(`{"data":{"events":[{"uuid":"u","target":[{"type":"User","id":"x"}]}]},"eventType":"com.okta.event_hook"}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a","target":[{"type":"User","id":"x"}]}]},"data":{"events":[]}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[],"events":null}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","Data":{"events":[]}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[1e999,{"uuid":1e999}]},"x":[1e999,{"y":[]}]}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[]}} {}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, err := ParseDelivery(body)
-		if err != nil {
+		want, wantDropped, wantErr := referenceParse(body)
+		switch {
+		case wantErr != nil:
+			require.ErrorIs(t, err, wantErr, "the streaming decoder classifies the body as encoding/json does")
 			require.Nil(t, evs)
 			return
-		}
-		if fast, fastDropped, ok := parseDeliveryFast(body); ok {
-			each, eachDropped, err := parseDeliveryEach(body)
+		default:
 			require.NoError(t, err)
-			require.Equal(t, each, fast, "one-pass and per-event decoding must agree")
-			require.Equal(t, eachDropped, fastDropped)
 		}
+		require.Equal(t, want, evs, "streaming and whole-body decoding agree")
+		b, err := decodeDelivery(bytes.NewReader(body), nil)
+		require.NoError(t, err)
+		require.Equal(t, wantDropped, b.dropped)
 		for _, ev := range evs {
 			require.True(t, ev.UserID != "" || ev.Login != "", "event without a User target: %+v", ev)
 			require.Equal(t, SourceHook, ev.Source)
@@ -231,4 +243,90 @@ func FuzzParseDelivery(f *testing.F) {
 			}
 		}
 	})
+}
+
+// referenceParse decodes a delivery the simple way, the whole body at once
+// with encoding/json (objects as maps, so keys match exactly and the last
+// duplicate wins), to check the streaming decoder against.
+func referenceParse(body []byte) ([]Event, int, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return nil, 0, ErrMalformed
+		}
+		return nil, 0, ErrNotEnvelope
+	}
+	var typ string
+	if json.Unmarshal(top["eventType"], &typ) != nil || typ != hookEnvelopeType {
+		return nil, 0, ErrNotEnvelope
+	}
+	var data map[string]json.RawMessage
+	if json.Unmarshal(top["data"], &data) != nil || data == nil {
+		return nil, 0, ErrNotEnvelope
+	}
+	var raw []json.RawMessage
+	if json.Unmarshal(data["events"], &raw) != nil || raw == nil {
+		return nil, 0, ErrNotEnvelope
+	}
+	evs, dropped := []Event{}, 0
+	for _, r := range raw {
+		var le logEvent
+		if err := json.Unmarshal(r, &le); err != nil {
+			var typ *json.UnmarshalTypeError
+			if !errors.As(err, &typ) {
+				dropped++
+				continue
+			}
+		}
+		ev, ok := le.toEvent(SourceHook)
+		if !ok {
+			dropped++
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	return evs, dropped, nil
+}
+
+func TestParseDeliveryKeyOrderAndDuplicates(t *testing.T) {
+	user := `{"uuid":"u1","eventType":"user.lifecycle.suspend","target":[{"type":"User","id":"00u1"}]}`
+	tests := []struct {
+		name    string
+		body    string
+		want    int
+		wantErr error
+	}{
+		{name: "data before eventType", body: `{"data":{"events":[` + user + `]},"eventType":"com.okta.event_hook"}`, want: 1},
+		{name: "last data wins", body: `{"eventType":"com.okta.event_hook","data":{"events":[` + user + `]},"data":{"events":[]}}`},
+		{name: "last events wins", body: `{"eventType":"com.okta.event_hook","data":{"events":[` + user + `],"events":null}}`, wantErr: ErrNotEnvelope},
+		{name: "last eventType wins", body: `{"eventType":"com.okta.event_hook","eventType":"x","data":{"events":[]}}`, wantErr: ErrNotEnvelope},
+		{name: "keys match exactly", body: `{"eventType":"com.okta.event_hook","Data":{"events":[]}}`, wantErr: ErrNotEnvelope},
+		{name: "long S is not s", body: `{"eventType":"com.okta.event_hook","data":{"event\u017f":[]}}`, wantErr: ErrNotEnvelope},
+		{name: "bad JSON after a wrong shape", body: `{"eventType":5,"data":{"events":[}`, wantErr: ErrMalformed},
+		{name: "huge number skipped", body: `{"eventType":"com.okta.event_hook","n":1e999,"data":{"events":[1e999]}}`},
+		{name: "second top-level value", body: `{"eventType":"com.okta.event_hook","data":{"events":[]}} {}`, wantErr: ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseDelivery([]byte(tt.body))
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, got, tt.want)
+		})
+	}
+}
+
+func TestParseDeliveryTrimsIdentities(t *testing.T) {
+	got, err := ParseDelivery([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[
+		{"uuid":"u1","target":[{"type":"User","id":"  ","alternateId":" "}]},
+		{"uuid":"u2","target":[{"type":"User","id":" 00u2\t","alternateId":"  ann@x.example "}]}]}}`))
+	require.NoError(t, err)
+	require.Len(t, got, 1, "a User target of spaces identifies nobody")
+	assert.Equal(t, "00u2", got[0].UserID)
+	assert.Equal(t, "ann@x.example", got[0].Login)
+	assert.Equal(t, "ann@x.example", got[0].Email)
 }

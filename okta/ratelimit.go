@@ -8,43 +8,36 @@ import (
 	"time"
 )
 
-// rateLimitError is an ErrUnavailable that says how long Okta asked us to
-// wait, so the catch-up loop can sleep until the reset instead of spinning.
-type rateLimitError struct {
-	wait time.Duration // 0 when the headers did not say
-	msg  string
-}
-
-func (e *rateLimitError) Error() string { return e.msg }
-
-// Unwrap makes errors.Is(err, ErrUnavailable) hold.
-func (e *rateLimitError) Unwrap() error { return ErrUnavailable }
-
 // callTraceKey keys the per-call callTrace in a request context.
 type callTraceKey struct{}
 
 // callTrace records what the server answered during one SDK call. The SDK
 // drops the response on a 429 (it returns a bare "too many requests"), so
-// this is the only way to learn the status and the reset time.
+// this is the only way to learn the status and the reset time; it also
+// keeps the server's Date, Okta's clock rather than ours.
 type callTrace struct {
 	mu     sync.Mutex
 	status int
 	wait   time.Duration
+	date   time.Time
 }
 
 func (t *callTrace) observe(resp *http.Response) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.status = resp.StatusCode
+	t.wait = 0
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.wait = rateLimitWait(resp.Header)
 	}
+	t.date, _ = http.ParseTime(resp.Header.Get("Date"))
 }
 
-func (t *callTrace) result() (status int, wait time.Duration) {
+// result is what the last response of the call said.
+func (t *callTrace) result() (status int, wait time.Duration, date time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.status, t.wait
+	return t.status, t.wait, t.date
 }
 
 // rateLimitWait is how long until Okta's rate-limit window resets, measured
