@@ -112,6 +112,10 @@ type LockJob struct {
 	// Report is the key of the Post that shows this job: its own report
 	// in the notify channel, or the card of the request it carries out.
 	Report string `json:"report"`
+	// PINsSentTo are the approvers the unlock PINs were sent to by DM;
+	// PINsFailedTo those a DM could not reach. Never the PINs themselves.
+	PINsSentTo   []string `json:"pins_sent_to,omitempty"`
+	PINsFailedTo []string `json:"pins_failed_to,omitempty"`
 }
 
 // Target is the email of the person whose devices are locked.
@@ -122,6 +126,8 @@ func (j LockJob) Clone() LockJob {
 	j.Triggers = slices.Clone(j.Triggers)
 	j.Shown = slices.Clone(j.Shown)
 	j.Devices = slices.Clone(j.Devices)
+	j.PINsSentTo = slices.Clone(j.PINsSentTo)
+	j.PINsFailedTo = slices.Clone(j.PINsFailedTo)
 	return j
 }
 

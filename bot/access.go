@@ -9,6 +9,8 @@ import (
 
 	"github.com/patrickmn/go-cache"
 	"github.com/slack-go/slack"
+
+	"github.com/lockbot/lockbot/bot/cards"
 )
 
 // membershipTTL is how long a users.info or user-group answer is trusted.
@@ -123,9 +125,9 @@ func (a *access) canRequest(ctx context.Context, id string) (bool, string, error
 func (a *access) approverHint() string {
 	var parts []string
 	for _, id := range a.approvers {
-		parts = append(parts, mention(id))
+		parts = append(parts, cards.Mention(id))
 	}
-	if a.approverGroup != "" && isSlackID(a.approverGroup) {
+	if a.approverGroup != "" && cards.IsSlackID(a.approverGroup) {
 		parts = append(parts, "<!subteam^"+a.approverGroup+">")
 	}
 	if len(parts) == 0 {

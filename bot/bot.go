@@ -46,7 +46,6 @@ func (noMetrics) DeviceLock(string)    {}
 func (noMetrics) EventHandled(string)  {}
 func (noMetrics) Lookup(string)        {}
 func (noMetrics) RequestOpened(string) {}
-func (noMetrics) KandjiRetry()         {}
 func (noMetrics) Decision(string)      {}
 func (noMetrics) SlackRetry(string)    {}
 func (noMetrics) DigestActive(bool)    {}
@@ -68,6 +67,11 @@ type Config struct {
 	AllowedDomains     []string
 	DryRun             bool
 
+	// Flow configures the lock flow; its channels, approvals settings and
+	// dry run are filled in from the fields above.
+	Flow         lockflow.Config
+	LockDeadline time.Duration // how long a lock retries passing failures; 0 → 24h
+
 	ReportGap       time.Duration // least time between two writes to one channel; 0 → 1s
 	DigestAfter     int           // reports waiting to be posted that start a burst digest; 0 → 30
 	DigestQuiet     time.Duration // how long a burst must be over before individual reports resume; 0 → 10s
@@ -79,15 +83,15 @@ type Config struct {
 	HTTPClient      *http.Client  // for Slack; nil → a client with a 30 s timeout
 }
 
-// Deps are the bot's collaborators; all but Logger and Metrics are
-// required.
+// Deps are the bot's collaborators. Store and Kandji are required;
+// Directory is nil when Okta API access is not configured.
 type Deps struct {
-	Store   approvals.Store
-	Engine  *approvals.Engine
-	Flow    *lockflow.Flow
-	Logger  *slog.Logger
-	Metrics Metrics
-	Now     func() time.Time
+	Store     approvals.Store
+	Kandji    lockflow.Kandji
+	Directory lockflow.Directory
+	Logger    *slog.Logger
+	Metrics   Metrics
+	Now       func() time.Time
 }
 
 // Bot is the running Slack app. Create it with New and start it with Run.
@@ -114,8 +118,11 @@ type Bot struct {
 // New checks cfg and deps and builds a Bot; nothing is contacted yet.
 func New(cfg Config, deps Deps) (*Bot, error) {
 	var problems []error
-	if deps.Store == nil || deps.Engine == nil || deps.Flow == nil {
-		problems = append(problems, errors.New("bot: the store, the approvals engine and the lock flow are required"))
+	if deps.Store == nil {
+		problems = append(problems, errors.New("bot: an approvals store is required"))
+	}
+	if deps.Kandji == nil {
+		problems = append(problems, errors.New("bot: a Kandji client is required"))
 	}
 	if cfg.BotToken == "" || cfg.AppToken == "" {
 		problems = append(problems, errors.New("bot: both the bot token and the app-level token are required"))
@@ -130,7 +137,7 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 		return nil, err
 	}
 	cfg = withDefaults(cfg)
-	b := &Bot{cfg: cfg, log: deps.Logger, metrics: deps.Metrics, now: deps.Now, store: deps.Store, engine: deps.Engine, flow: deps.Flow}
+	b := &Bot{cfg: cfg, log: deps.Logger, metrics: deps.Metrics, now: deps.Now, store: deps.Store}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -154,8 +161,28 @@ func New(cfg Config, deps Deps) (*Bot, error) {
 	b.socket = socketmode.New(b.api, socketmode.OptionLog(slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)))
 	b.slack = &slackAPI{api: b.api, log: b.log, metrics: b.metrics, attempts: cfg.SlackAttempts, backoff: cfg.SlackBackoff, maxWait: 30 * time.Second}
 	b.access = newAccess(b.slack, cfg)
+	b.engine = approvals.NewEngine(deps.Store, approvals.AuthorizerFunc(b.access.isApprover),
+		approvals.WithClock(b.now), approvals.WithLogger(b.log), approvals.WithCardChannel(cfg.ApprovalChannel),
+		approvals.WithLockDeadline(cfg.LockDeadline))
+	fc := cfg.Flow
+	fc.ApprovalChannel, fc.NotifyChannel = cfg.ApprovalChannel, cfg.NotifyChannel
+	fc.AllowedDomains, fc.DryRun, fc.Command = cfg.AllowedDomains, cfg.DryRun, cfg.Command
+	fc.RequiredApprovals, fc.ApprovalTTL, fc.Deadline = cfg.RequiredApprovals, cfg.ApprovalTTL, cfg.LockDeadline
+	flow, err := lockflow.New(fc, lockflow.Deps{Store: deps.Store, Engine: b.engine, Kandji: deps.Kandji,
+		Directory: deps.Directory, Logger: b.log, Metrics: b.metrics, Now: b.now})
+	if err != nil {
+		return nil, err
+	}
+	b.flow = flow
 	return b, nil
 }
+
+// Flow is the bot's lock flow: the Admitter of Okta events, for the hook
+// and the System Log catch-up.
+func (b *Bot) Flow() *lockflow.Flow { return b.flow }
+
+// Engine is the bot's approvals engine.
+func (b *Bot) Engine() *approvals.Engine { return b.engine }
 
 func withDefaults(cfg Config) Config {
 	cfg.Command = cmp.Or(cfg.Command, "/lock")

@@ -34,6 +34,10 @@ func (r *readiness) get() (bool, string) {
 	return r.ok, r.reason
 }
 
+// Readiness reports whether the Socket Mode connection is up (for
+// /readyz) and, when it is not, why, in one line.
+func (b *Bot) Readiness() (bool, string) { return b.ready.get() }
+
 // authenticate checks the bot token with auth.test, waiting out anything
 // that is not a definite refusal: a network that is not up yet, a Slack
 // outage or a proxy that is still starting must not stop the bot, but a

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/lockbot/lockbot/bot/cards"
 )
 
 // slackAPI is the Web API surface lockbot uses, with one retry policy for
@@ -86,26 +88,34 @@ func (s *slackAPI) call(ctx context.Context, method string, fn func(context.Cont
 	}
 }
 
-func (s *slackAPI) post(ctx context.Context, channel string, m message, extra ...slack.MsgOption) (string, error) {
+// once is s without retries: for the channel writers, which retry on
+// their own schedule rather than inside one write.
+func (s *slackAPI) once() *slackAPI {
+	c := *s
+	c.attempts = 1
+	return &c
+}
+
+func (s *slackAPI) post(ctx context.Context, channel string, m cards.Message, extra ...slack.MsgOption) (string, error) {
 	var ts string
 	err := s.call(ctx, "chat.postMessage", func(ctx context.Context) error {
 		var err error
-		_, ts, err = s.api.PostMessageContext(ctx, channel, append(m.options(), extra...)...)
+		_, ts, err = s.api.PostMessageContext(ctx, channel, append(m.Options(), extra...)...)
 		return err
 	})
 	return ts, err
 }
 
-func (s *slackAPI) update(ctx context.Context, channel, ts string, m message) error {
+func (s *slackAPI) update(ctx context.Context, channel, ts string, m cards.Message) error {
 	return s.call(ctx, "chat.update", func(ctx context.Context) error {
-		_, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, m.options()...)
+		_, _, _, err := s.api.UpdateMessageContext(ctx, channel, ts, m.Options()...)
 		return err
 	})
 }
 
-func (s *slackAPI) ephemeral(ctx context.Context, channel, user string, m message) error {
+func (s *slackAPI) ephemeral(ctx context.Context, channel, user string, m cards.Message) error {
 	return s.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
-		_, err := s.api.PostEphemeralContext(ctx, channel, user, m.options()...)
+		_, err := s.api.PostEphemeralContext(ctx, channel, user, m.Options()...)
 		return err
 	})
 }
@@ -113,19 +123,19 @@ func (s *slackAPI) ephemeral(ctx context.Context, channel, user string, m messag
 // respond answers through an interaction's response_url, which works in
 // any channel (including ones the bot is not in) and is visible only to
 // the person who typed the command.
-func (s *slackAPI) respond(ctx context.Context, responseURL string, m message) error {
+func (s *slackAPI) respond(ctx context.Context, responseURL string, m cards.Message) error {
 	if responseURL == "" {
 		return errors.New("slack response_url: none in the payload")
 	}
 	return s.call(ctx, "response_url", func(ctx context.Context) error {
-		_, _, _, err := s.api.SendMessageContext(ctx, "", append(m.options(), slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral))...)
+		_, _, _, err := s.api.SendMessageContext(ctx, "", append(m.Options(), slack.MsgOptionResponseURL(responseURL, slack.ResponseTypeEphemeral))...)
 		return err
 	})
 }
 
 // dm opens (or reuses) the direct conversation with user and posts m
 // there. This is the only path a PIN travels.
-func (s *slackAPI) dm(ctx context.Context, user string, m message) error {
+func (s *slackAPI) dm(ctx context.Context, user string, m cards.Message) error {
 	var channel string
 	err := s.call(ctx, "conversations.open", func(ctx context.Context) error {
 		ch, _, _, err := s.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})

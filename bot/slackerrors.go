@@ -8,6 +8,9 @@ import (
 	"github.com/slack-go/slack"
 )
 
+// errFatalSlack marks Slack errors that retrying cannot fix.
+var errFatalSlack = errors.New("slack refused the credentials")
+
 // slackRefusals are the Slack errors that mean a token was definitely
 // refused: retrying cannot help, a person must fix the configuration. Each
 // names the variable and the fix. Anything else (a timeout, DNS, a refused

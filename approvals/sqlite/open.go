@@ -57,8 +57,9 @@ type Store struct {
 	// the working one, whose inserts wake its own workers at once.
 	river atomic.Pointer[river.Client[*sql.Tx]]
 
-	working sync.Map // River job ID → struct{} while its handler runs here
-	closed  atomic.Bool
+	working  sync.Map // River job ID → when its handler ended (zero while it runs)
+	closed   atomic.Bool
+	readOnly bool
 }
 
 var _ approvals.Store = (*Store)(nil)
@@ -128,6 +129,32 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// OpenReadOnly opens the store of dir for reading only, without taking
+// its lock, so `lockbot audit` can read the journal beside a running bot.
+func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error) {
+	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, readOnly: true, path: filepath.Join(dir, FileName)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if _, err := os.Stat(s.path); err != nil {
+		return nil, fmt.Errorf("sqlite: no %s in %s (is LOCKBOT_STATE_DIR right?): %w", FileName, dir, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: s.path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s.db = db
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	return s, nil
+}
+
 // name is the database for messages.
 func (s *Store) name() string {
 	if s.path == "" {
@@ -190,6 +217,9 @@ func (s *Store) riverLogger() *slog.Logger {
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
+	}
+	if s.readOnly {
+		return s.db.PingContext(ctx)
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO lockbot_meta(key, value) VALUES('ping', ?)
 		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, stamp(s.now()))

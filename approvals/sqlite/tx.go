@@ -29,6 +29,9 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(approvals.Tx) er
 	if s.closed.Load() {
 		return errClosed
 	}
+	if s.readOnly && !readOnly {
+		return fmt.Errorf("sqlite: %s was opened for reading only", s.name())
+	}
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)

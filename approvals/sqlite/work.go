@@ -78,6 +78,9 @@ func (w *taskWorker) NextRetry(job *river.Job[taskArgs]) time.Time {
 
 // Work implements approvals.Store.
 func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler) error {
+	if s.readOnly {
+		return fmt.Errorf("sqlite: %s was opened for reading only", s.name())
+	}
 	if len(handlers) == 0 {
 		<-ctx.Done()
 		return nil

@@ -27,7 +27,7 @@ func (f *Flow) Admit(ctx context.Context, evs []okta.Event) ([]okta.Event, error
 			if ev.UUID == "" || len(ev.UUID) > maxEventIDLen || !utf8.ValidString(ev.UUID) {
 				continue
 			}
-			t := triggerOf(ev, now)
+			t := TriggerOf(ev, now)
 			fresh, err := tx.AdmitTrigger(t)
 			if err != nil {
 				return err
@@ -48,8 +48,8 @@ func (f *Flow) Admit(ctx context.Context, evs []okta.Event) ([]okta.Event, error
 	return admitted, nil
 }
 
-// triggerOf is the trigger an Okta event becomes.
-func triggerOf(ev okta.Event, now time.Time) approvals.Trigger {
+// TriggerOf is the trigger an Okta event becomes, admitted at now.
+func TriggerOf(ev okta.Event, now time.Time) approvals.Trigger {
 	src := approvals.SourceHook
 	if ev.Source == okta.SourceCatchup {
 		src = approvals.SourceCatchup

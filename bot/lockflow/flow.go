@@ -44,7 +44,6 @@ type Metrics interface {
 	EventHandled(route string)
 	Lookup(kind string)
 	RequestOpened(origin string)
-	KandjiRetry()
 }
 
 type noMetrics struct{}
@@ -53,7 +52,6 @@ func (noMetrics) DeviceLock(string)    {}
 func (noMetrics) EventHandled(string)  {}
 func (noMetrics) Lookup(string)        {}
 func (noMetrics) RequestOpened(string) {}
-func (noMetrics) KandjiRetry()         {}
 
 // Config is lockflow's share of lockbot's configuration.
 type Config struct {

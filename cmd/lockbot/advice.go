@@ -10,12 +10,13 @@ import (
 // so they never stop start-up, but a production deployment rarely wants
 // them and the operator should hear so.
 const (
-	kandjiDocumentedLimit = 10_000 // requests an hour per tenant, shared by every token
-	shortestAdvisedTTL    = time.Minute
-	longestAdvisedTTL     = 7 * 24 * time.Hour
-	mostAdvisedApprovals  = 10
-	shortestAdvisedPoll   = 10 * time.Second
-	oktaLogRetention      = 90 * 24 * time.Hour
+	kandjiDocumentedLimit   = 10_000 // requests an hour per tenant, shared by every token
+	shortestAdvisedTTL      = time.Minute
+	longestAdvisedTTL       = 7 * 24 * time.Hour
+	mostAdvisedApprovals    = 10
+	shortestAdvisedPoll     = 10 * time.Second
+	oktaLogRetention        = 90 * 24 * time.Hour
+	shortestAdvisedDeadline = 10 * time.Minute
 )
 
 // advise returns one warning per value that is valid but unusual, each
@@ -39,6 +40,12 @@ func (c *config) advise() []string {
 	if c.CatchupInterval > 0 && c.CatchupInterval < shortestAdvisedPoll {
 		add("LOCKBOT_CATCHUP_INTERVAL=%s polls the Okta System Log more often than every %s, which spends the org's /api/v1/logs rate limit",
 			c.CatchupInterval, shortestAdvisedPoll)
+	}
+	if c.kandjiSchemeAdded {
+		add("KANDJI_API_URL=%s was given without a scheme (as Kandji's settings page shows it); https:// was added", c.KandjiAPIURL)
+	}
+	if c.LockDeadline > 0 && c.LockDeadline < shortestAdvisedDeadline {
+		add("LOCKBOT_LOCK_DEADLINE=%s gives up on a lock after less than %s of Kandji or Slack trouble; a short outage will then leave devices unlocked", c.LockDeadline, shortestAdvisedDeadline)
 	}
 	if c.CatchupLookback > oktaLogRetention {
 		add("LOCKBOT_CATCHUP_LOOKBACK=%s reaches further back than the 90 days Okta keeps; the first poll starts at 90 days", c.CatchupLookback)

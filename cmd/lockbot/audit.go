@@ -1,26 +1,27 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/sqlite"
 )
 
 // audit prints the audit journal, optionally filtered, as JSON lines or
-// CSV. It reads only LOCKBOT_STATE_DIR, so it works beside a running bot
-// (the journal is append-only) and needs no other configuration.
-func audit(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// CSV. It opens the store for reading only and takes no lock, so it works
+// beside a running bot, and needs no other configuration.
+func audit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	since := fs.Duration("since", 0, "only records newer than this (e.g. 24h); 0 for all")
 	asCSV := fs.Bool("csv", false, "print CSV instead of JSON lines")
 	target := fs.String("target", "", "only records about this email")
-	id := fs.String("id", "", "only records of this request or lock ID")
+	id := fs.String("id", "", "only records of this request, lock or event ID")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -28,23 +29,24 @@ func audit(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if dir == "" {
 		dir = "lockbot-state"
 	}
-	f, err := os.Open(statePaths(dir).journal)
-	if err != nil {
-		fmt.Fprintf(stderr, "lockbot audit: %v (is LOCKBOT_STATE_DIR right?)\n", err)
-		return exitFailed
-	}
-	defer f.Close()
-	filter := approvals.Filter{Target: *target, ID: *id}
-	if *since > 0 {
-		filter.Since = time.Now().Add(-*since)
-	}
-	recs, skipped, err := approvals.ReadJournal(f, filter)
+	s, err := sqlite.OpenReadOnly(ctx, dir, sqlite.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "lockbot audit: %v\n", err)
 		return exitFailed
 	}
-	if skipped > 0 {
-		fmt.Fprintf(stderr, "lockbot audit: skipped %d unreadable line(s) (a torn write after a crash)\n", skipped)
+	defer s.Close()
+	filter := approvals.Filter{Target: *target, ID: *id}
+	if *since > 0 {
+		filter.Since = time.Now().Add(-*since)
+	}
+	var recs []approvals.Record
+	if err := s.View(ctx, func(tx approvals.Tx) error {
+		var err error
+		recs, err = tx.Records(filter, 0)
+		return err
+	}); err != nil {
+		fmt.Fprintf(stderr, "lockbot audit: %v\n", err)
+		return exitFailed
 	}
 	if *asCSV {
 		err = approvals.WriteCSV(stdout, recs)

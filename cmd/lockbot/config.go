@@ -14,6 +14,7 @@ import (
 
 	"github.com/caarlos0/env/v10"
 
+	"github.com/lockbot/lockbot/kandji"
 	"github.com/lockbot/lockbot/okta"
 )
 
@@ -49,36 +50,42 @@ func (s secret) value() string { return string(s) }
 // (types, defaults) is caarlos0/env's; validate checks what a type cannot
 // say, and advise what is well-formed but unusual.
 type config struct {
-	SlackBotToken   secret        `env:"SLACK_BOT_TOKEN"`
-	SlackAppToken   secret        `env:"SLACK_APP_TOKEN"`
-	SlackAPIURL     string        `env:"SLACK_API_URL" envDefault:"https://slack.com/api/"`
-	Command         string        `env:"LOCKBOT_COMMAND" envDefault:"/lock"`
-	ApprovalChannel string        `env:"LOCKBOT_APPROVAL_CHANNEL"`
-	NotifyChannel   string        `env:"LOCKBOT_NOTIFY_CHANNEL"`
-	Approvers       []string      `env:"LOCKBOT_APPROVERS"`
-	ApproverGroup   string        `env:"LOCKBOT_APPROVER_GROUP"`
-	Requesters      []string      `env:"LOCKBOT_REQUESTERS"`
-	RequesterGroup  string        `env:"LOCKBOT_REQUESTER_GROUP"`
-	Required        int           `env:"LOCKBOT_REQUIRED_APPROVALS" envDefault:"1"`
-	ApprovalTTL     time.Duration `env:"LOCKBOT_APPROVAL_TTL" envDefault:"30m"`
-	AllowedDomains  []string      `env:"LOCKBOT_ALLOWED_DOMAINS"`
-	AutoLockEvents  []string      `env:"LOCKBOT_AUTO_LOCK_EVENTS" envDefault:"user.lifecycle.suspend,user.lifecycle.deactivate,user.account.report_suspicious_activity_by_enduser"`
-	ApproveEvents   []string      `env:"LOCKBOT_APPROVE_EVENTS"`
-	LockMessage     string        `env:"LOCKBOT_LOCK_MESSAGE"`
-	LockPhone       string        `env:"LOCKBOT_LOCK_PHONE"`
-	DryRun          bool          `env:"LOCKBOT_DRY_RUN" envDefault:"false"`
-	StateDir        string        `env:"LOCKBOT_STATE_DIR" envDefault:"lockbot-state"`
-	KandjiAPIURL    string        `env:"KANDJI_API_URL"`
-	KandjiAPIToken  secret        `env:"KANDJI_API_TOKEN"`
-	KandjiRateLimit int           `env:"KANDJI_RATE_LIMIT" envDefault:"6000"`
-	OktaHookSecret  secret        `env:"OKTA_HOOK_SECRET"`
-	OktaOrgURL      string        `env:"OKTA_ORG_URL"`
-	OktaAPIToken    secret        `env:"OKTA_API_TOKEN"`
-	CatchupInterval time.Duration `env:"LOCKBOT_CATCHUP_INTERVAL" envDefault:"5m"`
-	CatchupLookback time.Duration `env:"LOCKBOT_CATCHUP_LOOKBACK" envDefault:"1h"`
-	ListenAddr      string        `env:"LISTEN_ADDR" envDefault:":8080"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
+	SlackBotToken      secret        `env:"SLACK_BOT_TOKEN"`
+	SlackAppToken      secret        `env:"SLACK_APP_TOKEN"`
+	SlackAPIURL        string        `env:"SLACK_API_URL" envDefault:"https://slack.com/api/"`
+	Command            string        `env:"LOCKBOT_COMMAND" envDefault:"/lock"`
+	ApprovalChannel    string        `env:"LOCKBOT_APPROVAL_CHANNEL"`
+	NotifyChannel      string        `env:"LOCKBOT_NOTIFY_CHANNEL"`
+	Approvers          []string      `env:"LOCKBOT_APPROVERS"`
+	ApproverGroup      string        `env:"LOCKBOT_APPROVER_GROUP"`
+	Requesters         []string      `env:"LOCKBOT_REQUESTERS"`
+	RequesterGroup     string        `env:"LOCKBOT_REQUESTER_GROUP"`
+	Required           int           `env:"LOCKBOT_REQUIRED_APPROVALS" envDefault:"1"`
+	ApprovalTTL        time.Duration `env:"LOCKBOT_APPROVAL_TTL" envDefault:"30m"`
+	AllowedDomains     []string      `env:"LOCKBOT_ALLOWED_DOMAINS"`
+	AutoLockEvents     []string      `env:"LOCKBOT_AUTO_LOCK_EVENTS" envDefault:"user.lifecycle.suspend,user.lifecycle.deactivate,user.account.report_suspicious_activity_by_enduser"`
+	ApproveEvents      []string      `env:"LOCKBOT_APPROVE_EVENTS"`
+	LockMessage        string        `env:"LOCKBOT_LOCK_MESSAGE"`
+	LockPhone          string        `env:"LOCKBOT_LOCK_PHONE"`
+	DryRun             bool          `env:"LOCKBOT_DRY_RUN" envDefault:"false"`
+	StateDir           string        `env:"LOCKBOT_STATE_DIR" envDefault:"lockbot-state"`
+	KandjiAPIURL       string        `env:"KANDJI_API_URL"`
+	KandjiAPIToken     secret        `env:"KANDJI_API_TOKEN"`
+	KandjiRateLimit    int           `env:"KANDJI_RATE_LIMIT" envDefault:"6000"`
+	OktaHookSecret     secret        `env:"OKTA_HOOK_SECRET"`
+	OktaHookAuthHeader string        `env:"OKTA_HOOK_AUTH_HEADER" envDefault:"Authorization"`
+	OktaOrgURL         string        `env:"OKTA_ORG_URL"`
+	OktaAPIToken       secret        `env:"OKTA_API_TOKEN"`
+	CatchupInterval    time.Duration `env:"LOCKBOT_CATCHUP_INTERVAL" envDefault:"5m"`
+	CatchupLookback    time.Duration `env:"LOCKBOT_CATCHUP_LOOKBACK" envDefault:"1h"`
+	LockDeadline       time.Duration `env:"LOCKBOT_LOCK_DEADLINE" envDefault:"24h"`
+	ListenAddr         string        `env:"LISTEN_ADDR" envDefault:":8080"`
+	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat          string        `env:"LOG_FORMAT" envDefault:"text"`
+
+	// kandjiSchemeAdded records that KANDJI_API_URL came as the bare host
+	// Kandji's settings page shows, and https:// was added.
+	kandjiSchemeAdded bool
 }
 
 // envNames lists every variable config reads, in declaration order.
@@ -196,6 +203,11 @@ func (c *config) tidy() {
 	if c.NotifyChannel == "" {
 		c.NotifyChannel = c.ApprovalChannel
 	}
+	if c.KandjiAPIURL != "" && !strings.Contains(c.KandjiAPIURL, "://") {
+		if u, added, err := kandji.NormalizeBaseURL(c.KandjiAPIURL); err == nil && added {
+			c.KandjiAPIURL, c.kandjiSchemeAdded = u, true
+		}
+	}
 	if c.SlackAPIURL != "" && !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/"
 	}
@@ -208,6 +220,8 @@ var (
 	slashName = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
 	domain    = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	phone     = regexp.MustCompile(`^\+?[0-9 ().-]{3,30}$`)
+	// headerName is an HTTP token (RFC 9110, section 5.6.2).
+	headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 )
 
 // validate returns one line per problem, each naming its variable and
@@ -315,6 +329,12 @@ func (c *config) validate() []string {
 		if err := checkBaseURL(c.OktaOrgURL); err != nil {
 			add("OKTA_ORG_URL %v", err)
 		}
+	}
+	if !headerName.MatchString(c.OktaHookAuthHeader) {
+		add("OKTA_HOOK_AUTH_HEADER %q is not an HTTP header name (letters, digits and -, such as Authorization or X-Lockbot-Secret)", c.OktaHookAuthHeader)
+	}
+	if c.LockDeadline <= 0 {
+		add("LOCKBOT_LOCK_DEADLINE must be a positive duration such as 24h, not %s", c.LockDeadline)
 	}
 	if c.CatchupInterval < 0 {
 		add("LOCKBOT_CATCHUP_INTERVAL must be 0 (off) or a positive duration such as 5m, not %s", c.CatchupInterval)

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/sqlite"
 	"github.com/lockbot/lockbot/bot/slackfake"
 	"github.com/lockbot/lockbot/kandji/kandjitest"
 	"github.com/lockbot/lockbot/okta"
@@ -201,7 +204,7 @@ func (d demoRun) manual() error {
 		return err
 	}
 	final, err := d.wait("the final card", func(m slackfake.Message) bool {
-		return m.Kind == slackfake.KindUpdate && m.TS == card.TS && strings.Contains(m.Text, "done")
+		return m.Kind == slackfake.KindUpdate && m.TS == card.TS && strings.Contains(m.AllText(), "Done")
 	})
 	if err != nil {
 		return err
@@ -236,12 +239,12 @@ func (d demoRun) automatic(hookURL string) error {
 	}
 	n.say("/hooks/okta answered %s in %s; the lock runs after the reply.", resp.Status, time.Since(start).Round(time.Microsecond))
 	report, err := d.wait("the lock report", func(m slackfake.Message) bool {
-		return m.Kind == slackfake.KindPost && m.Channel == demoAlerts
+		return m.Channel == demoAlerts && (m.Kind == slackfake.KindPost || m.Kind == slackfake.KindUpdate) && strings.Contains(m.AllText(), "Locked automatically")
 	})
 	if err != nil {
 		return err
 	}
-	n.show("lockbot locks Erin's devices at once and posts in #security-alerts:", report)
+	n.show("lockbot locks Erin's devices at once and reports in #security-alerts:", report)
 
 	n.step("@carol clicks \"Send me the unlock PINs\".")
 	if _, err := d.slack.Click(d.ctx, demoCarol, report, "lock_reveal_pins"); err != nil {
@@ -265,39 +268,47 @@ func (d demoRun) automatic(hookURL string) error {
 		return err
 	}
 	n.show("lockbot reads the PIN fresh from Kandji and DMs @dave:", dm)
-	note, err := d.wait("the thread note", func(m slackfake.Message) bool {
-		return m.Kind == slackfake.KindPost && m.ThreadTS == report.TS
+	note, err := d.wait("the report saying where the PINs went", func(m slackfake.Message) bool {
+		return m.Kind == slackfake.KindUpdate && m.TS == report.TS && strings.Contains(m.AllText(), "PINs sent to")
 	})
 	if err != nil {
 		return err
 	}
-	n.show("and notes it in the report's thread:", note)
+	n.show("and the report now says where the PINs went (never what they are):", note)
 	return nil
 }
 
 // audit closes the story with the journal, and checks for real that no
-// PIN reached a channel, an ephemeral, a log line or the journal.
+// PIN reached a channel, an ephemeral, a log line or the store.
 func (d demoRun) audit(stateDir, logs string) error {
 	n := d.n
 	n.step("━━ 3. What was recorded ━━")
-	f, err := os.Open(statePaths(stateDir).journal)
+	s, err := sqlite.OpenReadOnly(d.ctx, stateDir, sqlite.Options{})
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	recs, _, err := approvals.ReadJournal(f, approvals.Filter{})
-	if err != nil {
+	defer s.Close()
+	var recs []approvals.Record
+	if err := s.View(d.ctx, func(tx approvals.Tx) error {
+		var err error
+		recs, err = tx.Records(approvals.Filter{}, 0)
+		return err
+	}); err != nil {
 		return err
 	}
 	counts := map[approvals.Kind]int{}
 	for _, r := range recs {
 		counts[r.Kind]++
 	}
-	n.say("audit.jsonl: %d records — %d opened, %d refused, %d lock results, %d automatic, %d PIN reveals (to whom, never the PIN).",
+	n.say("The audit journal (in lockbot.db, read with `lockbot audit`): %d records — %d opened, %d refused, %d lock results, %d automatic, %d PIN reveals (to whom, never the PIN).",
 		len(recs), counts[approvals.KindOpened], counts[approvals.KindRefused], counts[approvals.KindLockResult], counts[approvals.KindAutoLock], counts[approvals.KindPINRevealed])
-	journal, err := os.ReadFile(statePaths(stateDir).journal)
-	if err != nil {
-		return err
+	var stored []byte
+	for _, f := range []string{sqlite.FileName, sqlite.FileName + "-wal"} {
+		b, err := os.ReadFile(filepath.Join(stateDir, f))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		stored = append(stored, b...)
 	}
 	dms := map[string]bool{d.slack.DMChannel(demoDave): true}
 	for _, dev := range demoTenant {
@@ -310,11 +321,11 @@ func (d demoRun) audit(stateDir, logs string) error {
 				return errors.New("a PIN appeared outside the approver's DM")
 			}
 		}
-		if strings.Contains(logs, p) || bytes.Contains(journal, []byte(p)) {
-			return errors.New("a PIN appeared in the logs or the journal")
+		if strings.Contains(logs, p) || bytes.Contains(stored, []byte(p)) {
+			return errors.New("a PIN appeared in the logs or the store")
 		}
 	}
-	n.say("Checked: the unlock PINs appear only in @dave's DMs — in no channel, ephemeral, log line or journal record.")
+	n.say("Checked: the unlock PINs appear only in @dave's DMs — in no channel, ephemeral, log line or byte of the store.")
 	fmt.Fprintln(n.w, "\nDone. Run `lockbot manifest` to create the real Slack app, and see the README to connect Kandji and Okta.")
 	return nil
 }

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "demo":
 		return demo(ctx, stdout, stderr)
 	case "audit":
-		return audit(args, getenv, stdout, stderr)
+		return audit(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "lockbot", buildVersion())
 		return exitOK

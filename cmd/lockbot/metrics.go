@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lockbot/lockbot/okta"
 )
 
 // metrics are lockbot's Prometheus counters, on a registry of their own
@@ -21,8 +23,9 @@ type metrics struct {
 	kandjiRetries  *prometheus.CounterVec
 	slackRetries   *prometheus.CounterVec
 	lookups        *prometheus.CounterVec
-	queued         prometheus.Gauge
 	digest         prometheus.Gauge
+	catchupErrors  prometheus.Counter
+	catchupSuccess prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -41,13 +44,15 @@ func newMetrics() *metrics {
 		kandjiRetries: counterVec("kandji_retries_total", "Kandji API calls retried, by route and status (0 = network error).", "route", "status"),
 		slackRetries:  counterVec("slack_retries_total", "Slack Web API calls retried, by method.", "method"),
 		lookups:       counterVec("device_lookups_total", "Device lookups of automatic locks, by kind (sweep: one inventory sweep for many people; exact: one person).", "kind"),
-		queued: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lockbot", Name: "pipeline_queued_people",
-			Help: "People in the automatic-lock pipeline whose outcome is not yet known."}),
+		catchupErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lockbot", Name: "catchup_errors_total",
+			Help: "System Log catch-up polls that failed."}),
+		catchupSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lockbot", Name: "catchup_last_success_timestamp_seconds",
+			Help: "When a System Log catch-up poll last succeeded, as a Unix time."}),
 		digest: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "lockbot", Name: "burst_digest_active",
 			Help: "1 while a burst digest stands for the individual automatic lock reports."}),
 	}
 	m.registry.MustRegister(m.requests, m.decisions, m.deviceLocks, m.events, m.hookDeliveries, m.recovered,
-		m.kandjiRetries, m.slackRetries, m.lookups, m.queued, m.digest, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.kandjiRetries, m.slackRetries, m.lookups, m.digest, m.catchupErrors, m.catchupSuccess, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -59,7 +64,6 @@ func (m *metrics) DeviceLock(outcome string)   { m.deviceLocks.WithLabelValues(o
 func (m *metrics) EventHandled(route string)   { m.events.WithLabelValues(route).Inc() }
 func (m *metrics) SlackRetry(method string)    { m.slackRetries.WithLabelValues(method).Inc() }
 func (m *metrics) Lookup(kind string)          { m.lookups.WithLabelValues(kind).Inc() }
-func (m *metrics) Queued(people int)           { m.queued.Set(float64(people)) }
 
 func (m *metrics) DigestActive(on bool) {
 	if on {
@@ -74,6 +78,15 @@ func (m *metrics) hookDelivery(status, _ int) {
 }
 
 func (m *metrics) catchupRecovered(n int) { m.recovered.Add(float64(n)) }
+
+// catchupPolled counts a failed poll, or records when one succeeded.
+func (m *metrics) catchupPolled(r okta.PollReport) {
+	if r.Err != nil {
+		m.catchupErrors.Inc()
+		return
+	}
+	m.catchupSuccess.Set(float64(r.LastSuccess.Unix()))
+}
 
 func (m *metrics) kandjiRetry(_, route string, status int) {
 	m.kandjiRetries.WithLabelValues(route, strconv.Itoa(status)).Inc()

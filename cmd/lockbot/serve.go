@@ -8,15 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/sqlite"
 	"github.com/lockbot/lockbot/bot"
+	"github.com/lockbot/lockbot/bot/lockflow"
 	"github.com/lockbot/lockbot/kandji"
 	"github.com/lockbot/lockbot/okta"
 )
@@ -57,56 +57,30 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) in
 	return exitOK
 }
 
-// app is one running lockbot: its state on disk, its clients and its
-// HTTP server.
+// app is one running lockbot: its store, its clients and its HTTP server.
 type app struct {
 	cfg     config
 	log     *slog.Logger
 	metrics *metrics
-	inbox   *okta.Inbox
-	store   *approvals.CacheStore
-	journal *approvals.Journal
+	store   approvals.Store
 	bot     *bot.Bot
 	catchup *okta.Catchup
 	server  *http.Server
 	ln      net.Listener
 }
 
-// stateFiles are the places under LOCKBOT_STATE_DIR. PINs are never among
-// them: lockbot reads a PIN from Kandji each time one is revealed.
-type stateFiles struct{ inbox, requests, journal, catchup string }
-
-func statePaths(dir string) stateFiles {
-	return stateFiles{
-		inbox:    filepath.Join(dir, "inbox"),
-		requests: filepath.Join(dir, "requests"),
-		journal:  filepath.Join(dir, "audit.jsonl"),
-		catchup:  filepath.Join(dir, "catchup"),
-	}
-}
-
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, metrics: newMetrics()}
 	built := false
 	defer func() {
-		// A half-built app still holds open state files and maybe the port.
+		// A half-built app still holds the store and maybe the port.
 		if !built {
 			a.close()
 		}
 	}()
 	var err error
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("LOCKBOT_STATE_DIR: %w", err)
-	}
-	paths := statePaths(cfg.StateDir)
-	if a.inbox, err = okta.OpenInbox(paths.inbox, okta.WithInboxLogger(log)); err != nil {
-		return nil, fmt.Errorf("open the Okta event inbox: %w", err)
-	}
-	if a.store, err = approvals.OpenStore(paths.requests, approvals.WithStoreLogger(log)); err != nil {
-		return nil, fmt.Errorf("open the request store: %w", err)
-	}
-	if a.journal, err = approvals.OpenJournal(paths.journal); err != nil {
-		return nil, fmt.Errorf("open the audit journal: %w", err)
+	if a.store, err = openStore(ctx, cfg, log); err != nil {
+		return nil, err
 	}
 	kc, err := kandji.New(cfg.KandjiAPIURL, cfg.KandjiAPIToken.value(),
 		kandji.WithRatePerHour(cfg.KandjiRateLimit),
@@ -117,33 +91,34 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("KANDJI_API_URL: %w", err)
 	}
-	var dir bot.Directory
+	var dir *okta.Directory
+	deps := bot.Deps{Store: a.store, Kandji: kc, Logger: log, Metrics: a.metrics}
 	if cfg.OktaOrgURL != "" {
-		d, err := okta.NewDirectory(ctx, cfg.OktaOrgURL, cfg.OktaAPIToken.value(), okta.WithDirectoryLogger(log))
-		if err != nil {
+		if dir, err = okta.NewDirectory(ctx, cfg.OktaOrgURL, cfg.OktaAPIToken.value(), okta.WithDirectoryLogger(log)); err != nil {
 			return nil, fmt.Errorf("OKTA_ORG_URL: %w", err)
 		}
-		dir = d
-		if cfg.CatchupInterval > 0 {
-			a.catchup, err = okta.NewCatchup(okta.CatchupConfig{
-				Directory: d, Inbox: a.inbox, Types: hookTypes(cfg), StateDir: paths.catchup,
-				Lookback: cfg.CatchupLookback, Interval: cfg.CatchupInterval, Logger: log,
-				OnRecovered: a.metrics.catchupRecovered,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("System Log catch-up: %w", err)
-			}
-		}
+		deps.Directory = dir
 	}
-	a.bot, err = bot.New(botConfig(cfg), bot.Deps{
-		Kandji: kc, Directory: dir, Events: a.inbox, Store: a.store, Journal: a.journal,
-		Logger: log, Metrics: a.metrics,
-	})
-	if err != nil {
+	if a.bot, err = bot.New(botConfig(cfg), deps); err != nil {
 		return nil, err
 	}
+	if dir != nil && cfg.CatchupInterval > 0 {
+		flow := a.bot.Flow()
+		a.catchup, err = okta.NewCatchup(okta.CatchupConfig{
+			Directory: dir, Inbox: flow, Types: hookTypes(cfg), Cursors: lockflow.Cursors{Store: a.store},
+			Lookback: cfg.CatchupLookback, Interval: cfg.CatchupInterval, Logger: log,
+			OnRecovered: a.metrics.catchupRecovered,
+			OnPoll: func(r okta.PollReport) {
+				a.metrics.catchupPolled(r)
+				flow.CatchupPolled(context.WithoutCancel(ctx), r)
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("System Log catch-up: %w", err)
+		}
+	}
 	hook, err := okta.NewHookHandler(okta.HookConfig{
-		Secret: cfg.OktaHookSecret.value(), Types: hookTypes(cfg), Inbox: a.inbox,
+		Secret: cfg.OktaHookSecret.value(), AuthHeader: cfg.OktaHookAuthHeader, Types: hookTypes(cfg), Inbox: a.bot.Flow(),
 		Logger: log, OnDelivery: a.metrics.hookDelivery,
 	})
 	if err != nil {
@@ -159,14 +134,28 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	a.server = &http.Server{
 		Handler:           a.routes(hook),
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		ReadTimeout:       20 * time.Second,
+		WriteTimeout:      20 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	built = true
 	return a, nil
+}
+
+// openStore opens the embedded store in LOCKBOT_STATE_DIR, importing the
+// state files of an older lockbot the first time.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (approvals.Store, error) {
+	s, err := sqlite.Open(ctx, cfg.StateDir, sqlite.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("LOCKBOT_STATE_DIR: %w", err)
+	}
+	if err := importLegacy(ctx, s, cfg.StateDir, cfg.ApprovalChannel, log); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("LOCKBOT_STATE_DIR: importing the state files of an older lockbot: %w", err)
+	}
+	return s, nil
 }
 
 // hookTypes are every event type lockbot acts on, by either route.
@@ -181,8 +170,11 @@ func botConfig(cfg config) bot.Config {
 		Approvers: cfg.Approvers, ApproverGroup: cfg.ApproverGroup,
 		Requesters: cfg.Requesters, RequesterGroup: cfg.RequesterGroup,
 		RequiredApprovals: cfg.Required, ApprovalTTL: cfg.ApprovalTTL, AllowedDomains: cfg.AllowedDomains,
-		AutoLockEvents: cfg.AutoLockEvents, ApproveEvents: cfg.ApproveEvents,
-		LockMessage: cfg.LockMessage, LockPhone: cfg.LockPhone, DryRun: cfg.DryRun,
+		DryRun: cfg.DryRun, LockDeadline: cfg.LockDeadline,
+		Flow: lockflow.Config{
+			AutoLockEvents: cfg.AutoLockEvents, ApproveEvents: cfg.ApproveEvents,
+			LockMessage: cfg.LockMessage, LockPhone: cfg.LockPhone,
+		},
 	}
 }
 
@@ -193,7 +185,13 @@ func (a *app) routes(hook http.Handler) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.store.Ping(ctx); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if ok, why := a.bot.Readiness(); !ok {
 			http.Error(w, why, http.StatusServiceUnavailable)
 			return
@@ -228,28 +226,19 @@ func (a *app) run(ctx context.Context) error {
 	})
 	g.Go(func() error { return a.bot.Run(gctx) })
 	if a.catchup != nil {
-		g.Go(func() error { return a.catchup.Run(gctx) })
+		g.Go(func() error { return a.store.Lead(gctx, "okta-catchup", a.catchup.Run) })
 	}
 	return g.Wait()
 }
 
-// close releases the state files; it is safe on a half-built app.
+// close releases the store and the port; it is safe on a half-built app.
 func (a *app) close() {
 	if a.ln != nil && a.server == nil {
 		_ = a.ln.Close()
 	}
-	report := func(what string, err error) {
-		if err != nil {
-			a.log.Error("closing state failed", "what", what, "err", err)
-		}
-	}
-	if a.inbox != nil {
-		report("inbox", a.inbox.Close())
-	}
 	if a.store != nil {
-		report("request store", a.store.Close())
-	}
-	if a.journal != nil {
-		report("audit journal", a.journal.Close())
+		if err := a.store.Close(); err != nil {
+			a.log.Error("closing the store failed", "err", err)
+		}
 	}
 }
