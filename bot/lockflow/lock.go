@@ -155,7 +155,10 @@ func (f *Flow) lookUp(ctx context.Context, j approvals.LockJob) (approvals.LockJ
 		}); err != nil {
 			return j, err
 		}
-		batch = waiting > f.sweeps.cost()
+		// One exact lookup is two list calls (the exact filter, then the
+		// substring one); a sweep pays off once the people waiting would
+		// cost at least as much.
+		batch = 2*waiting >= f.sweeps.cost()
 		ctx = kandji.WithPriority(ctx, kandji.Background) // lookups feed locks, so they go last
 	}
 	res, err := f.findDevices(ctx, j.Person, batch)

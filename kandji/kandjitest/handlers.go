@@ -40,6 +40,10 @@ func (s *Server) handler() http.Handler {
 			writeInjected(rec, status, after)
 			return
 		}
+		if status, after := s.injectedLock(r); status != 0 {
+			writeInjected(rec, status, after)
+			return
+		}
 		if !s.authorized(r) {
 			writeJSON(rec, http.StatusUnauthorized, map[string]string{"detail": "Invalid access token."})
 			return
@@ -112,6 +116,20 @@ func (s *Server) injected() (status int, retryAfter time.Duration) {
 		return s.failStatus, 0
 	}
 	return 0, 0
+}
+
+// injectedLock decides whether this lock POST fails on purpose (FailLocks).
+func (s *Server) injectedLock(r *http.Request) (status int, retryAfter time.Duration) {
+	if _, ok := lockTarget(r); !ok {
+		return 0, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failLocks <= 0 {
+		return 0, 0
+	}
+	s.failLocks--
+	return s.failLockStatus, s.failLockAfter
 }
 
 // writeInjected answers like the layer that would produce status: DRF's throttle message for

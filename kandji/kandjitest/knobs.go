@@ -74,3 +74,13 @@ func (s *Server) SetCommandsFailure(status int) {
 	defer s.mu.Unlock()
 	s.commandsFailure = max(status, 0)
 }
+
+// FailLocks answers the next n lock POSTs (only those) with status, before
+// the lock is queued, with a Retry-After header when retryAfter > 0: a
+// token revoked for the lock endpoint, an outage of the command queue.
+// Lookups keep working. n <= 0 turns it off.
+func (s *Server) FailLocks(n int, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLocks, s.failLockStatus, s.failLockAfter = max(n, 0), status, retryAfter
+}

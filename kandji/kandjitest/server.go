@@ -95,6 +95,9 @@ type Server struct {
 	failRate        float64
 	failStatus      int
 	failNext        int
+	failLocks       int
+	failLockStatus  int
+	failLockAfter   time.Duration
 	nextStatus      int
 	nextAfter       time.Duration
 	rateCap         *rate.Limiter
