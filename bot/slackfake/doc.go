@@ -25,9 +25,10 @@
 //     40,000 characters is cut as Slack cuts it;
 //   - an envelope must be acked within 3 s on the connection that received
 //     it, or the delivery fails (events are redelivered with retry_attempt);
-//   - a response_url works 5 times within 30 minutes.
-//
-// Rate limiting is the exception: it is off unless WithRateLimits is given.
+//   - a response_url works 5 times within 30 minutes;
+//   - chat.postMessage is held to about one message a second per channel
+//     (after a burst of three), other methods to their rate tier, and a
+//     call over the limit answers HTTP 429 with Retry-After.
 //
 // A harness models a correctly installed app with a few options, for
 // example:

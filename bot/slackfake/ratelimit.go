@@ -17,11 +17,11 @@ const (
 	tierPost // chat.postMessage's special tier
 )
 
-// RateLimits is the pace the fake holds the app to once WithRateLimits is
-// given. Each limit is a token bucket on the fake's Clock: a full bucket
-// allows a burst, then calls are refused until it refills. A refused call
-// answers HTTP 429 with Retry-After (seconds until a token is back) and
-// {"ok":false,"error":"ratelimited"}.
+// RateLimits is the pace the fake holds the app to (SlackRateLimits by
+// default). Each limit is a token bucket on the fake's Clock: a full
+// bucket allows a burst, then calls are refused until it refills. A refused
+// call answers HTTP 429 with Retry-After (seconds until a token is back)
+// and {"ok":false,"error":"ratelimited"}.
 type RateLimits struct {
 	// PostPerSecond is chat.postMessage's sustained rate in each channel;
 	// Slack allows about 1.
@@ -44,7 +44,7 @@ func SlackRateLimits() RateLimits {
 	return RateLimits{PostPerSecond: 1, PostBurst: 3, Tier2: 20, Tier3: 50, Tier4: 100}
 }
 
-// WithRateLimits turns rate limiting on at pace r. Zero fields
+// WithRateLimits sets the pace (SlackRateLimits() by default). Zero fields
 // of r take Slack's values; a negative rate turns that limit off. A test
 // that proves the app paces itself usually adds WithClock, so that refills
 // need no waiting; one that needs to post faster than Slack allows (a load

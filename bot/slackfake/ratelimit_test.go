@@ -88,19 +88,23 @@ func TestTierLimits(t *testing.T) {
 	require.ErrorAs(t, err, &rl)
 }
 
-func TestNoRateLimitsByDefault(t *testing.T) {
+func TestRateLimitsAreOnByDefault(t *testing.T) {
 	clock := NewManualClock(time.Unix(1_800_000_000, 0))
 	fake := newFake(t, WithClock(clock))
 	api := newAPI(t, fake, fake.BotToken(), "")
-	for range 20 {
+	for range 3 {
 		_, _, err := api.PostMessageContext(testCtx(t), approval, slack.MsgOptionText("x", false))
 		require.NoError(t, err)
 	}
+	_, _, err := api.PostMessageContext(testCtx(t), approval, slack.MsgOptionText("x", false))
+	var rl *slack.RateLimitedError
+	require.ErrorAs(t, err, &rl)
+
 	off := newFake(t, WithClock(clock), WithRateLimits(SlackRateLimits()), WithoutRateLimits())
 	offAPI := newAPI(t, off, off.BotToken(), "")
 	for range 20 {
 		_, _, err := offAPI.PostMessageContext(testCtx(t), approval, slack.MsgOptionText("x", false))
-		require.NoError(t, err, "WithoutRateLimits undoes WithRateLimits")
+		require.NoError(t, err, "WithoutRateLimits turns them off")
 	}
 }
 

@@ -146,8 +146,8 @@ type Server struct {
 // always exists; everything else comes from opts. By default the workspace
 // is as strict as Slack and as bare as a fresh install: the bot token has
 // ManifestScopes, the bot is in no channel, envelopes must be acked within
-// 3 s on the connection that received them, and response_urls expire after
-// 30 minutes. Rate limiting is off unless WithRateLimits is given.
+// 3 s on the connection that received them, response_urls expire after 30
+// minutes, and calls are held to Slack's rate limits (SlackRateLimits).
 func New(opts ...Option) *Server {
 	s := &Server{
 		botToken:         defaultBotToken,
@@ -159,6 +159,7 @@ func New(opts ...Option) *Server {
 		ackTimeout:       defaultAckTimeout,
 		eventRetryDelays: []time.Duration{0, time.Minute, 5 * time.Minute},
 		clock:            systemClock{},
+		limits:           new(SlackRateLimits()),
 		seed:             randomSeed(),
 		log:              slog.New(slog.DiscardHandler),
 		done:             make(chan struct{}),
