@@ -157,7 +157,6 @@ func (s *Server) deliver(ctx context.Context, e *envelopeRec) (Ack, error) {
 	if err != nil {
 		return Ack{}, fmt.Errorf("slackfake: encoding %s envelope: %w", e.typ, err)
 	}
-	defer s.removeWaiter(e.id, w)
 
 	for {
 		c, err := s.pickConn(ctx, w, e, attempt, reason)
@@ -184,7 +183,7 @@ func (s *Server) deliver(ctx context.Context, e *envelopeRec) (Ack, error) {
 		if !s.endDelivery(w, DeliveryFailed) {
 			return <-w.ch, nil // the ack won the race with the deadline
 		}
-		return Ack{EnvelopeID: e.id}, fmt.Errorf("envelope %s on connection %d: %w", e.id, w.conn.id, ErrNoAck)
+		return Ack{EnvelopeID: e.id}, fmt.Errorf("slackfake: envelope %s on connection %d: %w", e.id, w.conn.id, ErrNoAck)
 	case <-ctx.Done():
 		if !s.endDelivery(w, DeliveryFailed) {
 			return <-w.ch, nil

@@ -104,7 +104,8 @@ type responseHook struct {
 // is connected it first waits (within ctx) for one. The envelope goes to
 // one open connection, chosen at random; an ack that does not come back on
 // that connection within the ack timeout fails the delivery (the user sees
-// an error) and the call returns ErrNoAck.
+// an error) and the call returns ErrNoAck, with the envelope's ID in the
+// Ack.
 func (s *Server) SlashCommand(ctx context.Context, userID, channelID, command, text string) (Ack, error) {
 	s.mu.Lock()
 	if s.closed {
