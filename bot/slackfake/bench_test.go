@@ -29,7 +29,7 @@ func BenchmarkSlashCommandRoundTrip(b *testing.B) {
 // BenchmarkPostMessage measures chat.postMessage with an approval card
 // through slack-go, including block validation and recording.
 func BenchmarkPostMessage(b *testing.B) {
-	fake := newFake(b)
+	fake := newFake(b, WithoutRateLimits())
 	api := newAPI(b, fake, fake.BotToken(), "")
 	ctx := b.Context()
 	blocks := slack.MsgOptionBlocks(approvalBlocks("blk", "req")...)

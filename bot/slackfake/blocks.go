@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -12,27 +11,14 @@ import (
 	"unicode/utf8"
 )
 
-// Block Kit limits production Slack enforces on messages. Sources:
-// docs.slack.dev block reference and node-slack-sdk's block-kit types (see
-// shared/reference/slack.md §3).
-const (
-	maxBlocks          = 50
-	maxSectionText     = 3000
-	maxSectionFields   = 10
-	maxFieldText       = 2000
-	maxActionsElements = 25
-	maxButtonValue     = 2000
-	maxButtonText      = 75
-	maxActionID        = 255
-	maxBlockID         = 255
-	maxMessageText     = 40000
-)
+// maxMessageText is where Slack cuts a message's text: longer text is
+// truncated, not refused.
+const maxMessageText = 40000
 
 // Slack error codes for message content.
 const (
 	errInvalidBlocks       = "invalid_blocks"
 	errInvalidBlocksFormat = "invalid_blocks_format"
-	errMsgTooLong          = "msg_too_long"
 	errNoText              = "no_text"
 )
 
@@ -43,13 +29,10 @@ type blockProblem struct {
 	details []string
 }
 
-// checkContent applies the limits chat.postMessage, chat.update and
-// response_url share: text length, presence of some content, and the
+// checkContent applies the rules chat.postMessage, chat.update,
+// chat.postEphemeral and response_url share: some content, and valid
 // blocks. It returns nil when the content is acceptable.
 func checkContent(text string, blocks []byte, needContent bool) *blockProblem {
-	if utf8.RuneCountInString(text) > maxMessageText {
-		return &blockProblem{code: errMsgTooLong}
-	}
 	if blocks == nil {
 		if needContent && text == "" {
 			return &blockProblem{code: errNoText}
@@ -59,65 +42,19 @@ func checkContent(text string, blocks []byte, needContent bool) *blockProblem {
 	return validateBlocks(blocks)
 }
 
-// validateBlocks checks a blocks array against the limits above and reports
-// every violation, pointing at it the way Slack does.
-func validateBlocks(raw []byte) *blockProblem {
-	blocks, err := decodeBlocks(raw)
-	if err != nil {
-		return &blockProblem{code: errInvalidBlocksFormat, details: []string{err.Error()}}
+// truncateText is text as Slack stores it, and whether it was cut.
+func truncateText(text string) (string, bool) {
+	if utf8.RuneCountInString(text) <= maxMessageText {
+		return text, false
 	}
-	var details []string
-	add := func(format string, args ...any) { details = append(details, fmt.Sprintf(format, args...)) }
-	if len(blocks) > maxBlocks {
-		add("no more than %d items allowed [json-pointer:/blocks]", maxBlocks)
-	}
-	for i, b := range blocks {
-		at := "/blocks/" + strconv.Itoa(i)
-		if b == nil || stringField(b, "type") == "" {
-			add("missing required field: type [json-pointer:%s]", at)
-			continue
+	n := 0
+	for i := range text {
+		if n == maxMessageText {
+			return text[:i], true
 		}
-		if id, ok := b["block_id"].(string); ok && utf8.RuneCountInString(id) > maxBlockID {
-			add("must be less than %d characters [json-pointer:%s/block_id]", maxBlockID+1, at)
-		}
-		switch b["type"] {
-		case "section":
-			if n := utf8.RuneCountInString(textOf(b["text"])); n > maxSectionText {
-				add("must be less than %d characters [json-pointer:%s/text/text]", maxSectionText+1, at)
-			}
-			fields, _ := b["fields"].([]any)
-			if len(fields) > maxSectionFields {
-				add("no more than %d items allowed [json-pointer:%s/fields]", maxSectionFields, at)
-			}
-			for j, f := range fields {
-				if utf8.RuneCountInString(textOf(f)) > maxFieldText {
-					add("must be less than %d characters [json-pointer:%s/fields/%d/text]", maxFieldText+1, at, j)
-				}
-			}
-		case "actions":
-			if els, _ := b["elements"].([]any); len(els) > maxActionsElements {
-				add("no more than %d items allowed [json-pointer:%s/elements]", maxActionsElements, at)
-			}
-		}
-		walkObjects(b, func(o map[string]any) {
-			if id, ok := o["action_id"].(string); ok && utf8.RuneCountInString(id) > maxActionID {
-				add("must be less than %d characters [json-pointer:%s action_id]", maxActionID+1, at)
-			}
-			if o["type"] != "button" {
-				return
-			}
-			if utf8.RuneCountInString(stringField(o, "value")) > maxButtonValue {
-				add("must be less than %d characters [json-pointer:%s button value]", maxButtonValue+1, at)
-			}
-			if utf8.RuneCountInString(textOf(o["text"])) > maxButtonText {
-				add("must be less than %d characters [json-pointer:%s button text]", maxButtonText+1, at)
-			}
-		})
+		n++
 	}
-	if len(details) > 0 {
-		return &blockProblem{code: errInvalidBlocks, details: details}
-	}
-	return nil
+	return text, false
 }
 
 // decodeBlocks parses a blocks array; an element that is not an object comes
@@ -139,15 +76,17 @@ func decodeBlocks(raw []byte) ([]map[string]any, error) {
 
 // fillBlockIDs returns the blocks with a block_id on every block, as Slack
 // echoes a message back in interaction payloads: Slack invents one for blocks
-// sent without. The invented IDs match blockID, so Buttons and Click agree.
+// sent without. The invented IDs are messageBlockIDs', so Buttons and Click
+// agree.
 func fillBlockIDs(raw json.RawMessage) json.RawMessage {
 	blocks, err := decodeBlocks(raw)
 	if err != nil {
 		return raw
 	}
+	ids := messageBlockIDs(blocks)
 	for i, b := range blocks {
 		if b != nil {
-			b["block_id"] = blockID(b, i)
+			b["block_id"] = ids[i]
 		}
 	}
 	out, err := json.Marshal(blocks)
@@ -157,13 +96,30 @@ func fillBlockIDs(raw json.RawMessage) json.RawMessage {
 	return out
 }
 
-// blockID is the block's own block_id, or the stable one the fake invents
-// for the i-th block when it has none.
-func blockID(b map[string]any, i int) string {
-	if id, ok := b["block_id"].(string); ok && id != "" {
-		return id
+// messageBlockIDs is each block's block_id as Slack reports it: the
+// block's own, or a stable one the fake invents ("fakeblk" and the index)
+// that no other block of the message uses.
+func messageBlockIDs(blocks []map[string]any) []string {
+	taken := map[string]bool{}
+	for _, b := range blocks {
+		if id, ok := b["block_id"].(string); ok && id != "" {
+			taken[id] = true
+		}
 	}
-	return "fakeblk" + strconv.Itoa(i)
+	out := make([]string, len(blocks))
+	for i, b := range blocks {
+		if id, ok := b["block_id"].(string); ok && id != "" {
+			out[i] = id
+			continue
+		}
+		id := "fakeblk" + strconv.Itoa(i)
+		for taken[id] {
+			id += "x"
+		}
+		taken[id] = true
+		out[i] = id
+	}
+	return out
 }
 
 // walkObjects calls fn for v and every object nested in it, depth first.

@@ -3,7 +3,6 @@ package slackfake
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 )
 
 // Slack error codes for chat methods.
@@ -21,16 +20,9 @@ const tsEpochMicros = 1_700_000_000_000_000
 // time in microseconds, or one past the previous ts when the clock has not
 // moved on (Slack's ts is the message's identity within a channel).
 func (s *Server) nextTSLocked() string {
-	us := max(time.Now().UnixMicro(), tsEpochMicros, s.lastTS+1)
+	us := max(s.clock.Now().UnixMicro(), tsEpochMicros, s.lastTS+1)
 	s.lastTS = us
 	return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000)
-}
-
-// postableLocked says whether the bot can post in channel: a declared
-// channel or a DM it opened.
-func (s *Server) postableLocked(channel string) bool {
-	_, dm := s.dms[channel]
-	return s.channels[channel] || dm
 }
 
 // contentParams reads text and blocks the way chat.* methods get them.
@@ -48,20 +40,31 @@ func contentFailure(prob *blockProblem) apiResult {
 
 func (s *Server) postMessageLocked(p map[string]string) apiResult {
 	channel := p["channel"]
-	if !s.postableLocked(channel) {
-		return fail(errChannelNotFound)
+	if bad := s.postCheckLocked(channel, true); bad != nil {
+		return *bad
 	}
 	text, blocks := contentParams(p)
 	if prob := checkContent(text, blocks, true); prob != nil {
 		return contentFailure(prob)
 	}
-	m := Message{Kind: KindPost, Channel: channel, TS: s.nextTSLocked(), ThreadTS: p["thread_ts"], Text: text, Blocks: blocks}
+	meta, bad := metadataParam(p)
+	if bad != "" {
+		return fail(bad)
+	}
+	shown, cut := truncateText(text)
+	m := Message{
+		Kind: KindPost, Channel: channel, TS: s.nextTSLocked(), ThreadTS: p["thread_ts"],
+		Text: shown, Truncated: cut, Blocks: blocks, Metadata: meta,
+	}
 	s.recordMessageLocked(m)
-	return ok(map[string]any{"channel": channel, "ts": m.TS, "message": botMessageJSON(m, false)})
+	return ok(map[string]any{"channel": channel, "ts": m.TS, "message": botMessageJSON(m, false, true)})
 }
 
 func (s *Server) updateMessageLocked(p map[string]string) apiResult {
 	channel, ts := p["channel"], p["ts"]
+	if bad := s.postCheckLocked(channel, false); bad != nil {
+		return *bad
+	}
 	old, found := s.current[messageKey(channel, ts)]
 	if !found {
 		return fail(errMessageNotFound)
@@ -70,32 +73,85 @@ func (s *Server) updateMessageLocked(p map[string]string) apiResult {
 	if prob := checkContent(text, blocks, true); prob != nil {
 		return contentFailure(prob)
 	}
+	// Metadata left out is kept; an empty object removes it.
+	meta := old.Metadata
+	if _, given := p["metadata"]; given {
+		var bad string
+		if meta, bad = metadataParam(p); bad != "" {
+			return fail(bad)
+		}
+	}
+	shown, cut := truncateText(text)
 	// chat.update replaces the whole message: blocks left out are removed.
-	m := Message{Kind: KindUpdate, Channel: channel, TS: ts, ThreadTS: old.ThreadTS, Text: text, Blocks: blocks}
+	m := Message{
+		Kind: KindUpdate, Channel: channel, TS: ts, ThreadTS: old.ThreadTS,
+		Text: shown, Truncated: cut, Blocks: blocks, Metadata: meta,
+	}
 	s.recordMessageLocked(m)
-	return ok(map[string]any{"channel": channel, "ts": ts, "text": text, "message": botMessageJSON(m, false)})
+	return ok(map[string]any{"channel": channel, "ts": ts, "text": shown, "message": botMessageJSON(m, false, true)})
 }
 
 func (s *Server) postEphemeralLocked(p map[string]string) apiResult {
 	channel, user := p["channel"], p["user"]
-	if !s.postableLocked(channel) {
-		return fail(errChannelNotFound)
+	if bad := s.postCheckLocked(channel, false); bad != nil {
+		return *bad
 	}
 	if _, known := s.users[user]; !known {
 		return fail(errUserNotFound)
+	}
+	if !s.memberLocked(s.conversationLocked(channel), user) {
+		return fail(errUserNotInChannel)
 	}
 	text, blocks := contentParams(p)
 	if prob := checkContent(text, blocks, true); prob != nil {
 		return contentFailure(prob)
 	}
-	m := Message{Kind: KindEphemeral, Channel: channel, TS: s.nextTSLocked(), ThreadTS: p["thread_ts"], User: user, Text: text, Blocks: blocks}
+	shown, cut := truncateText(text)
+	m := Message{
+		Kind: KindEphemeral, Channel: channel, TS: s.nextTSLocked(), ThreadTS: p["thread_ts"], User: user,
+		Text: shown, Truncated: cut, Blocks: blocks,
+	}
 	s.recordMessageLocked(m)
 	return ok(map[string]any{"message_ts": m.TS})
 }
 
-// botMessageJSON is a message as Slack shows it back: in API answers, and in
-// interaction payloads where every block carries a block_id.
-func botMessageJSON(m Message, withBlockIDs bool) map[string]any {
+// Slack error codes for message metadata.
+const (
+	errInvalidMetadataFormat = "invalid_metadata_format"
+	errInvalidMetadataSchema = "invalid_metadata_schema"
+)
+
+// metadataParam reads chat.postMessage's metadata: a JSON object with a
+// non-empty event_type and an object event_payload. An empty object means
+// none (how chat.update removes it); a bad value is Slack's error code.
+func metadataParam(p map[string]string) (json.RawMessage, string) {
+	raw, given := p["metadata"]
+	if !given || raw == "" {
+		return nil, ""
+	}
+	var m map[string]any
+	if err := decodeJSON([]byte(raw), &m); err != nil || m == nil {
+		return nil, errInvalidMetadataFormat
+	}
+	if len(m) == 0 {
+		return nil, ""
+	}
+	typ, _ := m["event_type"].(string)
+	payload, isObject := m["event_payload"].(map[string]any)
+	if typ == "" || !isObject || payload == nil {
+		return nil, errInvalidMetadataSchema
+	}
+	out, err := json.Marshal(map[string]any{"event_type": typ, "event_payload": payload})
+	if err != nil {
+		return nil, errInvalidMetadataFormat
+	}
+	return out, ""
+}
+
+// botMessageJSON is a message as Slack shows it back: in API answers and
+// history (withMeta says whether metadata is asked for), and in
+// interaction payloads, where every block carries a block_id.
+func botMessageJSON(m Message, withBlockIDs, withMeta bool) map[string]any {
 	out := map[string]any{
 		"type":   "message",
 		"user":   BotUserID,
@@ -114,6 +170,9 @@ func botMessageJSON(m Message, withBlockIDs bool) map[string]any {
 			blocks = fillBlockIDs(blocks)
 		}
 		out["blocks"] = blocks
+	}
+	if withMeta && m.Metadata != nil {
+		out["metadata"] = m.Metadata
 	}
 	return out
 }

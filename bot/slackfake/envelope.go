@@ -29,20 +29,18 @@ type Ack struct {
 	Payload json.RawMessage
 	// Elapsed is from writing the envelope to reading its ack.
 	Elapsed time.Duration
-}
-
-// ackWaiter is one sender waiting for an envelope's ack.
-type ackWaiter struct {
-	ch   chan Ack // buffered 1; receives at most one ack
-	sent time.Time
+	// Conn is the connection the envelope and its ack went over.
+	Conn int
 }
 
 // envelope is a Socket Mode request frame.
 type envelope struct {
-	EnvelopeID             string `json:"envelope_id"`
-	Type                   string `json:"type"`
-	AcceptsResponsePayload bool   `json:"accepts_response_payload"`
-	Payload                any    `json:"payload"`
+	EnvelopeID             string          `json:"envelope_id"`
+	Type                   string          `json:"type"`
+	AcceptsResponsePayload bool            `json:"accepts_response_payload"`
+	Payload                json.RawMessage `json:"payload"`
+	RetryAttempt           int             `json:"retry_attempt"`
+	RetryReason            string          `json:"retry_reason"`
 }
 
 // slashPayload holds the slash command fields Slack sends (slack-go's
@@ -98,12 +96,16 @@ type responseHook struct {
 	messageTS string // "" for slash commands
 	ephemeral bool
 	uses      int
+	issued    time.Time
 }
 
 // SlashCommand sends a slash_commands envelope as if userID typed
 // "command text" in channelID, and waits for the app's ack. When no client
-// is connected it first waits (within ctx) for one, as Slack holds requests
-// while an app reconnects.
+// is connected it first waits (within ctx) for one. The envelope goes to
+// one open connection, chosen at random; an ack that does not come back on
+// that connection within the ack timeout fails the delivery (the user sees
+// an error) and the call returns ErrNoAck, with the envelope's ID in the
+// Ack.
 func (s *Server) SlashCommand(ctx context.Context, userID, channelID, command, text string) (Ack, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -115,7 +117,7 @@ func (s *Server) SlashCommand(ctx context.Context, userID, channelID, command, t
 		TeamID:      TeamID,
 		TeamDomain:  TeamDomain,
 		ChannelID:   channelID,
-		ChannelName: channelName(channelID),
+		ChannelName: s.channelNameLocked(channelID),
 		UserID:      userID,
 		UserName:    s.userNameLocked(userID),
 		Command:     command,
@@ -124,12 +126,12 @@ func (s *Server) SlashCommand(ctx context.Context, userID, channelID, command, t
 		TriggerID:   s.triggerIDLocked(),
 		APIAppID:    AppID,
 	}
-	id, frame, err := s.storeEnvelopeLocked("slash_commands", true, p)
+	e, err := s.storeEnvelopeLocked("slash_commands", true, p)
 	s.mu.Unlock()
 	if err != nil {
 		return Ack{}, err
 	}
-	return s.deliver(ctx, id, frame)
+	return s.deliver(ctx, e)
 }
 
 // Click sends a block_actions envelope as if userID clicked the button with
@@ -201,8 +203,8 @@ func (s *Server) click(ctx context.Context, userID string, shown Message, b Butt
 		User:      map[string]any{"id": userID, "username": name, "name": name, "team_id": TeamID},
 		Team:      map[string]any{"id": TeamID, "domain": TeamDomain},
 		Container: container,
-		Channel:   map[string]any{"id": shown.Channel, "name": channelName(shown.Channel)},
-		Message:   botMessageJSON(shown, true),
+		Channel:   map[string]any{"id": shown.Channel, "name": s.channelNameLocked(shown.Channel)},
+		Message:   botMessageJSON(shown, true, false),
 		State:     map[string]any{"values": map[string]any{}},
 		ResponseURL: s.newResponseURLLocked(&responseHook{
 			channel: shown.Channel, user: userID, messageTS: shown.TS, ephemeral: ephemeral,
@@ -217,96 +219,44 @@ func (s *Server) click(ctx context.Context, userID string, shown Message, b Butt
 			ActionTS: s.nextTSLocked(),
 		}},
 	}
-	id, frame, err := s.storeEnvelopeLocked("interactive", false, p)
+	e, err := s.storeEnvelopeLocked("interactive", false, p)
 	s.mu.Unlock()
 	if err != nil {
 		return Ack{}, err
 	}
-	return s.deliver(ctx, id, frame)
+	return s.deliver(ctx, e)
 }
 
-// Resend delivers an earlier envelope again, byte for byte (Slack delivers
-// at least once), and waits for its ack.
+// Resend delivers an earlier envelope again (Slack delivers at least
+// once), as Slack's redeliveries look: the same envelope_id and payload,
+// with retry_attempt one more than the last delivery's and retry_reason
+// "timeout". It waits for the ack like the first delivery.
 func (s *Server) Resend(ctx context.Context, envelopeID string) (Ack, error) {
 	s.mu.Lock()
-	frame, found := s.envelopes[envelopeID]
+	e, found := s.envelopes[envelopeID]
 	s.mu.Unlock()
 	if !found {
 		return Ack{}, fmt.Errorf("slackfake: resend %q: %w", envelopeID, ErrUnknownEnvelope)
 	}
-	return s.deliver(ctx, envelopeID, frame)
+	return s.deliver(ctx, e)
 }
 
-// deliver writes frame to the live connection (waiting for one, and moving
-// on to the next one if the write fails) and waits for the ack.
-func (s *Server) deliver(ctx context.Context, id string, frame []byte) (Ack, error) {
-	w := &ackWaiter{ch: make(chan Ack, 1)}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return Ack{}, ErrClosed
-	}
-	s.waiters[id] = append(s.waiters[id], w)
-	s.mu.Unlock()
-	defer s.removeWaiter(id, w)
-
-	for {
-		c, err := s.waitLive(ctx)
-		if err != nil {
-			return Ack{}, fmt.Errorf("slackfake: envelope %s: no connected client: %w", id, err)
-		}
-		s.mu.Lock()
-		w.sent = time.Now()
-		s.mu.Unlock()
-		if err := c.write(frame); err == nil {
-			break
-		}
-		c.close()
-		s.dropConn(c)
-	}
-	select {
-	case a := <-w.ch:
-		return a, nil
-	case <-ctx.Done():
-		return Ack{}, fmt.Errorf("slackfake: waiting for the ack of envelope %s: %w", id, ctx.Err())
-	case <-s.done:
-		return Ack{}, ErrClosed
-	}
-}
-
-// removeWaiter forgets w if its ack never came.
-func (s *Server) removeWaiter(id string, w *ackWaiter) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ws := s.waiters[id]
-	for i, x := range ws {
-		if x == w {
-			ws = append(ws[:i:i], ws[i+1:]...)
-			break
-		}
-	}
-	if len(ws) == 0 {
-		delete(s.waiters, id)
-	} else {
-		s.waiters[id] = ws
-	}
-}
-
-// storeEnvelopeLocked gives the payload a fresh envelope ID, encodes the
-// frame and keeps it for Resend.
-func (s *Server) storeEnvelopeLocked(typ string, acceptsResponse bool, payload any) (string, []byte, error) {
-	id := rand.Text()
-	frame, err := json.Marshal(envelope{EnvelopeID: id, Type: typ, AcceptsResponsePayload: acceptsResponse, Payload: payload})
+// storeEnvelopeLocked gives the payload a fresh envelope ID and keeps the
+// envelope for Resend.
+func (s *Server) storeEnvelopeLocked(typ string, acceptsResponse bool, payload any) (*envelopeRec, error) {
+	raw, err := json.Marshal(payload)
 	if err != nil {
-		return "", nil, fmt.Errorf("slackfake: encoding %s envelope: %w", typ, err)
+		return nil, fmt.Errorf("slackfake: encoding %s envelope: %w", typ, err)
 	}
-	s.envelopes[id] = frame
-	return id, frame, nil
+	e := &envelopeRec{id: rand.Text(), typ: typ, accepts: acceptsResponse, payload: raw}
+	s.envelopes[e.id] = e
+	return e, nil
 }
 
 func (s *Server) newResponseURLLocked(h *responseHook) string {
 	s.nextResp++
 	n := strconv.Itoa(s.nextResp)
+	h.issued = s.clock.Now()
 	s.responses[n] = h
 	return s.srv.URL + "/response/" + n
 }

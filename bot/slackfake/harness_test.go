@@ -43,7 +43,10 @@ func testUsers() []User {
 // test.
 func newFake(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	base := []Option{WithUsers(testUsers()...), WithChannels(approval), WithUserGroup(admins, alice, bob)}
+	base := []Option{
+		WithUsers(testUsers()...), WithChannels(approval), WithChannelMembers(approval, alice, bob, guest),
+		WithUserGroup(admins, alice, bob),
+	}
 	fake := New(append(base, opts...)...)
 	t.Cleanup(fake.Close)
 	return fake

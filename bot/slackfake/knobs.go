@@ -6,9 +6,13 @@ import (
 	"time"
 )
 
+// errRateLimitedBody is the error chat.postMessage puts in a 200 answer
+// when an app posts too much; the 429 answer says errRatelimited instead.
+const errRateLimitedBody = "rate_limited"
+
 // knob makes the next `remaining` calls of a method fail: with a 429 and
-// retryAfter seconds when set through RateLimit, with err when set through
-// FailNext.
+// retryAfter seconds when set through RateLimit, with err in a 200 answer
+// when set through FailNext or RateLimitInBody.
 type knob struct {
 	remaining  int
 	retryAfter int
@@ -26,8 +30,21 @@ func (s *Server) RateLimit(method string, times int, retryAfter time.Duration) {
 		delete(s.rateLimits, method)
 		return
 	}
-	secs := int(math.Ceil(retryAfter.Seconds()))
-	s.rateLimits[method] = knob{remaining: times, retryAfter: max(secs, 1), err: errRatelimited}
+	s.rateLimits[method] = knob{remaining: times, retryAfter: retrySeconds(retryAfter), err: errRatelimited}
+}
+
+// RateLimitInBody makes the next `times` calls of method answer HTTP 200
+// with {"ok":false,"error":"rate_limited"} and no Retry-After, the other
+// way Slack refuses an app that posts too many messages. times ≤ 0 clears
+// the knob.
+func (s *Server) RateLimitInBody(method string, times int) {
+	s.FailNext(method, times, errRateLimitedBody)
+}
+
+// retrySeconds is d as Slack's Retry-After: whole seconds, rounded up, at
+// least 1.
+func retrySeconds(d time.Duration) int {
+	return max(int(math.Ceil(d.Seconds())), 1)
 }
 
 // FailNext makes the next `times` calls of method (a Web API method name, or
@@ -42,6 +59,74 @@ func (s *Server) FailNext(method string, times int, slackErr string) {
 		return
 	}
 	s.failures[method] = knob{remaining: times, err: slackErr}
+}
+
+// LostReply is how the answer to a call that Slack carried out fails to
+// reach the app. It models the duplicate-post hazard: the message is in
+// the channel, but the app cannot know, and a retry posts it again.
+type LostReply int
+
+// The ways a reply can be lost.
+const (
+	// LostNone is a reply that arrives.
+	LostNone LostReply = iota
+	// Lost500 answers HTTP 500 with {"ok":false,"error":"internal_error"}.
+	Lost500
+	// LostInternalError answers HTTP 200 with
+	// {"ok":false,"error":"internal_error"}, which Slack documents as
+	// possibly having partly succeeded.
+	LostInternalError
+	// LostCut closes the connection without any answer.
+	LostCut
+)
+
+// String names the way a reply was lost ("" for LostNone).
+func (l LostReply) String() string {
+	switch l {
+	case Lost500:
+		return "http_500"
+	case LostInternalError:
+		return "internal_error"
+	case LostCut:
+		return "connection_cut"
+	}
+	return ""
+}
+
+// LoseReplies makes the next `times` successful calls of method (a Web API
+// method name, or "response_url") take effect — the message is posted,
+// updated or answered and recorded as usual — and then fail for the client
+// as how says. Calls that fail anyway do not use the knob up. times ≤ 0 or
+// LostNone clears it.
+func (s *Server) LoseReplies(method string, times int, how LostReply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if times <= 0 || how == LostNone {
+		delete(s.lost, method)
+		return
+	}
+	s.lost[method] = lostKnob{remaining: times, how: how}
+}
+
+// lostKnob is what LoseReplies set for one method.
+type lostKnob struct {
+	remaining int
+	how       LostReply
+}
+
+// takeLostLocked uses up one lost reply for method, if any is set.
+func (s *Server) takeLostLocked(method string) LostReply {
+	k, found := s.lost[method]
+	if !found {
+		return LostNone
+	}
+	k.remaining--
+	if k.remaining <= 0 {
+		delete(s.lost, method)
+	} else {
+		s.lost[method] = k
+	}
+	return k.how
 }
 
 // SetAppTokenError makes apps.connections.open answer slackErr whatever

@@ -21,6 +21,9 @@ type Call struct {
 	// Error is the Slack error the fake answered ("ratelimited" for a 429),
 	// or "" when it answered ok.
 	Error string
+	// Lost says how the reply to a call that took effect was lost on its
+	// way back (see LoseReplies); LostNone when the app got the answer.
+	Lost LostReply
 }
 
 // MessageKind says how a message reached the workspace.
@@ -48,10 +51,15 @@ type Message struct {
 	// User is who sees an ephemeral (chat.postEphemeral's user, or the user
 	// whose command or click issued the response_url).
 	User string
-	// Text is the text fallback.
-	Text string
+	// Text is the text fallback as Slack stores and shows it: cut to 40,000
+	// characters when the app sent more (then Truncated is set).
+	Text      string
+	Truncated bool
 	// Blocks is the Block Kit JSON as sent (nil when none was sent).
 	Blocks json.RawMessage
+	// Metadata is the message metadata ({"event_type":…,"event_payload":…})
+	// the app attached, nil when none.
+	Metadata json.RawMessage
 	// ResponseType is response_url's response_type: "ephemeral",
 	// "in_channel" or "".
 	ResponseType string
@@ -90,9 +98,10 @@ func (m Message) Buttons() []Button {
 	if err != nil {
 		return nil
 	}
+	ids := messageBlockIDs(blocks)
 	var out []Button
 	for i, b := range blocks {
-		id := blockID(b, i)
+		id := ids[i]
 		walkObjects(b, func(o map[string]any) {
 			if o["type"] != "button" {
 				return
@@ -122,6 +131,7 @@ func (m Message) button(actionID string) (Button, bool) {
 // the shared Blocks slice.
 func (m Message) clone() Message {
 	m.Blocks = bytes.Clone(m.Blocks)
+	m.Metadata = bytes.Clone(m.Metadata)
 	return m
 }
 

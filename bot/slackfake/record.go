@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // subscriber is one live feed from Subscribe.
@@ -39,7 +38,7 @@ func (sub *subscriber) sendLocked(m Message) {
 // recordMessageLocked stores a message the app sent, tracks the latest state
 // of posted messages, feeds subscribers and wakes waiters.
 func (s *Server) recordMessageLocked(m Message) {
-	m.At = time.Now()
+	m.At = s.clock.Now()
 	s.messages = append(s.messages, m)
 	switch m.Kind {
 	case KindPost, KindUpdate:

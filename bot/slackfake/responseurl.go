@@ -4,14 +4,19 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"time"
 )
 
-// maxResponseURLUses is Slack's documented budget for one response_url (5
-// uses within 30 minutes); the fake enforces the count, not the time.
-const maxResponseURLUses = 5
+// Slack's documented budget for one response_url: 5 uses within 30
+// minutes of the command or click that issued it.
+const (
+	maxResponseURLUses = 5
+	responseURLLife    = 30 * time.Minute
+)
 
 // Slack error codes for response_url. Slack does not document the names; the
-// fake uses the ones public code checks for.
+// fake uses the ones public code checks for. An expired URL is answered
+// like one Slack never issued: 404 expired_url.
 const (
 	errUsedURL        = "used_url"
 	errExpiredURL     = "expired_url"
@@ -46,6 +51,9 @@ func (s *Server) serveResponseURL(n, method string, body []byte, readErr error) 
 	if !knobbed {
 		res = s.respondLocked(n, method, body, readErr, parseErr)
 	}
+	if res.err == "" && res.status == 0 {
+		res.lost = s.takeLostLocked("response_url")
+	}
 	s.recordCallLocked("response_url", params, res)
 	return res
 }
@@ -53,7 +61,7 @@ func (s *Server) serveResponseURL(n, method string, body []byte, readErr error) 
 func (s *Server) respondLocked(n, method string, body []byte, readErr, parseErr error) apiResult {
 	hook, found := s.responses[n]
 	switch {
-	case !found:
+	case !found || !s.clock.Now().Before(hook.issued.Add(responseURLLife)):
 		return apiResult{status: http.StatusNotFound, err: errExpiredURL}
 	case method != http.MethodPost:
 		return apiResult{status: http.StatusMethodNotAllowed, err: errInvalidPayload}
@@ -73,9 +81,10 @@ func (s *Server) respondLocked(n, method string, body []byte, readErr, parseErr 
 		return contentFailure(prob)
 	}
 	hook.uses++
+	shown, cut := truncateText(rb.Text)
 	m := Message{
 		Kind: KindResponseURL, Channel: hook.channel, ThreadTS: rb.ThreadTS, User: hook.user,
-		Text: rb.Text, Blocks: rb.Blocks, ResponseType: rb.ResponseType,
+		Text: shown, Truncated: cut, Blocks: rb.Blocks, ResponseType: rb.ResponseType,
 		ReplaceOriginal: rb.ReplaceOriginal, DeleteOriginal: rb.DeleteOriginal,
 	}
 	key := messageKey(hook.channel, hook.messageTS)
@@ -95,6 +104,9 @@ func (s *Server) respondLocked(n, method string, body []byte, readErr, parseErr 
 		delete(s.current, key)
 	case original && rb.ReplaceOriginal:
 		s.current[key] = m
+	case !rb.ReplaceOriginal && !rb.DeleteOriginal && rb.ResponseType == "in_channel":
+		// A visible reply is a message in the channel, with its own ts.
+		s.current[messageKey(m.Channel, m.TS)] = m
 	}
 	return ok(nil)
 }

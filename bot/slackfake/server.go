@@ -1,11 +1,13 @@
 package slackfake
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"time"
 )
@@ -27,6 +29,7 @@ const (
 	defaultBotToken     = "xoxb-fake-bot"
 	defaultAppToken     = "xapp-fake-app"
 	defaultPingInterval = 5 * time.Second
+	defaultWarningGrace = 10 * time.Second
 	// verificationToken is the deprecated per-app token Slack still puts in
 	// payloads; it is not a credential of the fake and never equals a token.
 	verificationToken = "fake-verification-token"
@@ -35,14 +38,6 @@ const (
 // ErrClosed is returned by calls that wait (for a connection, an ack or a
 // message) when the Server is closed underneath them.
 var ErrClosed = errors.New("slackfake: server closed")
-
-// User is a member of the fake workspace, as users.info and
-// users.lookupByEmail describe it. IsRestricted and IsUltraRestricted mark
-// multi- and single-channel guests.
-type User struct {
-	ID, Name, RealName, Email                                string
-	IsBot, Deleted, IsRestricted, IsUltraRestricted, IsAdmin bool
-}
 
 // Option configures a Server before it starts.
 type Option func(*Server)
@@ -61,34 +56,6 @@ func WithTokens(bot, app string) Option {
 	}
 }
 
-// WithUsers adds workspace members; a user with an existing ID replaces it.
-func WithUsers(us ...User) Option {
-	return func(s *Server) {
-		for _, u := range us {
-			s.users[u.ID] = u
-		}
-	}
-}
-
-// WithChannels declares the public channels the bot may post to (for example
-// "CAPPROVAL"). Posting anywhere else, except a DM opened with
-// conversations.open, fails with channel_not_found.
-func WithChannels(ids ...string) Option {
-	return func(s *Server) {
-		for _, id := range ids {
-			s.channels[id] = true
-		}
-	}
-}
-
-// WithUserGroup declares a user group (S…) and its members for
-// usergroups.users.list.
-func WithUserGroup(id string, members ...string) Option {
-	return func(s *Server) {
-		s.groups[id] = append([]string(nil), members...)
-	}
-}
-
 // WithPingInterval changes how often the fake sends WebSocket pings (default
 // 5 s, well inside slack-go's 30 s watchdog). Values ≤ 0 are ignored.
 func WithPingInterval(d time.Duration) Option {
@@ -97,6 +64,24 @@ func WithPingInterval(d time.Duration) Option {
 			s.pingInterval = d
 		}
 	}
+}
+
+// WithWarningGrace changes how long a connection told
+// {"type":"disconnect","reason":"warning"} stays open before the fake
+// closes it (default 10 s). Values ≤ 0 are ignored.
+func WithWarningGrace(d time.Duration) Option {
+	return func(s *Server) {
+		if d > 0 {
+			s.warningGrace = d
+		}
+	}
+}
+
+// WithSeed fixes the random source that routes envelopes to connections
+// and decides which rate-limited posts are answered in the body, so a run
+// can be repeated. By default the seed is random; Seed reports it.
+func WithSeed(seed uint64) Option {
+	return func(s *Server) { s.seed = seed }
 }
 
 // WithLogger makes the fake log what it receives at debug level (never
@@ -112,74 +97,93 @@ func WithLogger(l *slog.Logger) Option {
 // Server is a running fake workspace. Create it with New and stop it with
 // Close.
 type Server struct {
-	botToken, appToken string
-	pingInterval       time.Duration
-	log                *slog.Logger
-
-	srv       *httptest.Server
-	wg        sync.WaitGroup // WebSocket handlers; Add only while !closed
-	done      chan struct{}  // closed by Close
-	closeOnce sync.Once
-
-	mu      sync.Mutex
-	closed  bool
-	changed chan struct{} // closed and replaced whenever state that waiters watch changes
-
-	users    map[string]User
-	channels map[string]bool
-	dms      map[string]string // DM channel ID → user ID, once opened
-	groups   map[string][]string
-
-	calls    []Call
-	messages []Message
-	current  map[string]Message // channel+"/"+ts → latest state of a posted message
-	lastTS   int64              // microseconds of the last ts handed out
-	seq      int                // for trigger IDs
-
-	rateLimits  map[string]knob
-	failures    map[string]knob
-	appTokenErr string
-
-	tickets     map[string]bool
-	nextTicket  int
-	conns       map[*socketConn]bool
-	live        *socketConn
-	connections int
-	envelopes   map[string][]byte        // envelope ID → frame as sent, for Resend
-	waiters     map[string][]*ackWaiter  // envelope ID → senders waiting for its ack
-	responses   map[string]*responseHook // response_url number → what it answers
-	nextResp    int
-
-	subs map[*subscriber]bool
+	botToken, appToken   string
+	botScopes, appScopes []string
+	pingInterval         time.Duration
+	warningGrace         time.Duration
+	ackTimeout           time.Duration
+	eventRetryDelays     []time.Duration
+	clock                Clock
+	seed                 uint64
+	rng                  *rand.Rand // guarded by mu
+	log                  *slog.Logger
+	freePlan             bool
+	limits               *RateLimits // nil: no rate limiting
+	srv                  *httptest.Server
+	wg                   sync.WaitGroup // WebSocket handlers; Add only while !closed
+	done                 chan struct{}  // closed by Close
+	closeOnce            sync.Once
+	mu                   sync.Mutex
+	closed               bool
+	changed              chan struct{} // closed and replaced whenever state that waiters watch changes
+	users                map[string]User
+	channels             map[string]*Channel
+	dms                  map[string]string // DM channel ID → user ID, once opened
+	groups               map[string][]string
+	calls                []Call
+	messages             []Message
+	current              map[string]Message // channel+"/"+ts → latest state of a message in a channel
+	lastTS               int64              // microseconds of the last ts handed out
+	seq                  int                // for trigger IDs
+	rateLimits, failures map[string]knob
+	lost                 map[string]lostKnob
+	buckets              map[string]*bucket
+	appTokenErr          string
+	tickets              map[string]bool
+	nextTicket           int
+	conns                map[*socketConn]bool
+	connections          int                     // connections made so far; the last one's ID
+	envelopes            map[string]*envelopeRec // envelope ID → envelope, for Resend
+	waiters              map[string][]*ackWaiter // envelope ID → deliveries waiting for its ack
+	deliveries           []Delivery
+	strays               []StrayAck
+	responses            map[string]*responseHook // response_url number → what it answers
+	nextResp             int
+	subs                 map[*subscriber]bool
 }
 
 // New starts a fake workspace on a 127.0.0.1 port. The bot user (BotUserID)
-// always exists; everything else comes from opts.
+// always exists; everything else comes from opts. By default the workspace
+// is as strict as Slack and as bare as a fresh install: the bot token has
+// ManifestScopes, the bot is in no channel, envelopes must be acked within
+// 3 s on the connection that received them, response_urls expire after 30
+// minutes, and calls are held to Slack's rate limits (SlackRateLimits).
 func New(opts ...Option) *Server {
 	s := &Server{
-		botToken:     defaultBotToken,
-		appToken:     defaultAppToken,
-		pingInterval: defaultPingInterval,
-		log:          slog.New(slog.DiscardHandler),
-		done:         make(chan struct{}),
-		changed:      make(chan struct{}),
-		users:        map[string]User{BotUserID: {ID: BotUserID, Name: "lockbot", RealName: "lockbot", IsBot: true}},
-		channels:     map[string]bool{},
-		dms:          map[string]string{},
-		groups:       map[string][]string{},
-		current:      map[string]Message{},
-		rateLimits:   map[string]knob{},
-		failures:     map[string]knob{},
-		tickets:      map[string]bool{},
-		conns:        map[*socketConn]bool{},
-		envelopes:    map[string][]byte{},
-		waiters:      map[string][]*ackWaiter{},
-		responses:    map[string]*responseHook{},
-		subs:         map[*subscriber]bool{},
+		botToken:         defaultBotToken,
+		appToken:         defaultAppToken,
+		botScopes:        ManifestScopes(),
+		appScopes:        []string{scopeConnWrite},
+		pingInterval:     defaultPingInterval,
+		warningGrace:     defaultWarningGrace,
+		ackTimeout:       defaultAckTimeout,
+		eventRetryDelays: []time.Duration{0, time.Minute, 5 * time.Minute},
+		clock:            systemClock{},
+		limits:           new(SlackRateLimits()),
+		seed:             randomSeed(),
+		log:              slog.New(slog.DiscardHandler),
+		done:             make(chan struct{}),
+		changed:          make(chan struct{}),
+		users:            map[string]User{BotUserID: {ID: BotUserID, Name: "lockbot", RealName: "lockbot", IsBot: true}},
+		channels:         map[string]*Channel{},
+		dms:              map[string]string{},
+		groups:           map[string][]string{},
+		current:          map[string]Message{},
+		rateLimits:       map[string]knob{},
+		failures:         map[string]knob{},
+		lost:             map[string]lostKnob{},
+		buckets:          map[string]*bucket{},
+		tickets:          map[string]bool{},
+		conns:            map[*socketConn]bool{},
+		envelopes:        map[string]*envelopeRec{},
+		waiters:          map[string][]*ackWaiter{},
+		responses:        map[string]*responseHook{},
+		subs:             map[*subscriber]bool{},
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	s.rng = rand.New(rand.NewPCG(s.seed, s.seed^0x9e3779b97f4a7c15))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.handleAPI)
 	mux.HandleFunc("/link", s.handleLink)
@@ -187,6 +191,16 @@ func New(opts ...Option) *Server {
 	s.srv = httptest.NewServer(mux)
 	return s
 }
+
+func randomSeed() uint64 {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// Seed is the seed of the server's random source (see WithSeed), for
+// logging a failing run so it can be repeated.
+func (s *Server) Seed() uint64 { return s.seed }
 
 // APIURL is the Web API base to give slack.OptionAPIURL; it ends with "/api/".
 func (s *Server) APIURL() string { return s.srv.URL + "/api/" }
@@ -213,7 +227,6 @@ func (s *Server) Close() {
 			sub.closeLocked()
 		}
 		s.subs = map[*subscriber]bool{}
-		s.live = nil
 		s.notifyLocked()
 		s.mu.Unlock()
 
@@ -225,35 +238,8 @@ func (s *Server) Close() {
 	})
 }
 
-// AddUser adds or replaces a workspace member while the server runs.
-func (s *Server) AddUser(u User) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.users[u.ID] = u
-}
-
-// SetUserGroup creates or replaces a user group's members while the server
-// runs (to test that membership is re-checked at click time).
-func (s *Server) SetUserGroup(id string, members ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.groups[id] = append([]string(nil), members...)
-}
-
-// DMChannel is the D… channel ID conversations.open returns for userID. It is
-// stable, so tests can predict where a DM lands.
-func (s *Server) DMChannel(userID string) string { return "D" + userID }
-
 // notifyLocked wakes everything waiting for a change (messages, connections).
 func (s *Server) notifyLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
-}
-
-// channelName invents the name Slack would show for a channel ID.
-func channelName(id string) string {
-	if strings.HasPrefix(id, "D") {
-		return "directmessage"
-	}
-	return strings.ToLower(id)
 }

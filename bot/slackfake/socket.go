@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,16 +19,37 @@ const (
 	// socketReadLimit is far above slack-go's 20 KB ack cap, so an ack the
 	// fake refuses is a bug in the fake, never in the app.
 	socketReadLimit = 1 << 20
+	// maxConnections is how many Socket Mode connections Slack keeps open
+	// for one app; one more is told too_many_websockets and closed.
+	maxConnections = 10
+)
+
+// Disconnect reasons Slack sends in {"type":"disconnect"} frames.
+const (
+	// ReasonWarning announces that the connection will be refreshed soon;
+	// the fake keeps it open for WithWarningGrace, then closes it.
+	ReasonWarning = "warning"
+	// ReasonRefreshRequested closes the connection now; the app should
+	// open a new one.
+	ReasonRefreshRequested = "refresh_requested"
+	// ReasonLinkDisabled is sent when Socket Mode is turned off for the
+	// app; the connection is closed.
+	ReasonLinkDisabled = "link_disabled"
+	// ReasonTooManyWebsockets is what the eleventh connection gets.
+	ReasonTooManyWebsockets = "too_many_websockets"
 )
 
 // socketConn is one Socket Mode connection. Gorilla allows one concurrent
 // writer plus WriteControl/Close from anywhere; writeMu serialises the data
 // writes (hello, envelopes, disconnect).
 type socketConn struct {
-	ws        *websocket.Conn
-	writeMu   sync.Mutex
-	done      chan struct{}
-	closeOnce sync.Once
+	id         int
+	ws         *websocket.Conn
+	writeMu    sync.Mutex
+	done       chan struct{}
+	closeOnce  sync.Once
+	closeAfter chan time.Duration // a warning's grace period, read by the pinger
+	ready      bool               // hello was sent; guarded by Server.mu
 }
 
 func (c *socketConn) write(frame []byte) error {
@@ -93,8 +115,9 @@ func parseAck(data []byte) (ackFrame, error) {
 }
 
 // handleLink serves the WebSocket: it checks the ticket from
-// apps.connections.open, sends hello, makes this the connection that
-// receives envelopes, pings it, and routes the acks it reads.
+// apps.connections.open, sends hello with the number of open connections,
+// adds the connection to those that receive envelopes, pings it, and
+// routes the acks it reads.
 func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 	ticket := r.URL.Query().Get("ticket")
 	s.mu.Lock()
@@ -122,7 +145,7 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(socketReadLimit)
-	c := &socketConn{ws: ws, done: make(chan struct{})}
+	c := &socketConn{ws: ws, done: make(chan struct{}), closeAfter: make(chan time.Duration, 1)}
 
 	s.mu.Lock()
 	if s.closed {
@@ -130,8 +153,10 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close()
 		return
 	}
-	s.conns[c] = true
 	s.connections++
+	c.id = s.connections
+	s.conns[c] = true
+	open := len(s.conns)
 	s.mu.Unlock()
 
 	var pinger sync.WaitGroup
@@ -142,9 +167,13 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 		s.dropConn(c)
 	}()
 
+	if open > maxConnections {
+		s.sendDisconnect(c, ReasonTooManyWebsockets)
+		return
+	}
 	hello := helloFrame{
 		Type:           "hello",
-		NumConnections: 1,
+		NumConnections: open,
 		DebugInfo:      map[string]any{"host": "slackfake", "approximate_connection_time": 18060},
 		ConnectionInfo: map[string]any{"app_id": AppID},
 	}
@@ -153,21 +182,31 @@ func (s *Server) handleLink(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	if !s.closed {
-		s.live = c
+		c.ready = true
 		s.notifyLocked()
 	}
 	s.mu.Unlock()
 	s.readLoop(c)
 }
 
-// pingLoop sends WebSocket pings, as Slack does; slack-go reconnects when
-// they stop.
+// pingLoop sends WebSocket pings, as Slack does (slack-go reconnects when
+// they stop), and closes the connection when a warning's grace is over.
 func (s *Server) pingLoop(c *socketConn) {
 	t := time.NewTicker(s.pingInterval)
 	defer t.Stop()
+	var grace <-chan time.Time
 	for {
 		select {
 		case <-c.done:
+			return
+		case d := <-c.closeAfter:
+			if grace == nil {
+				timer := time.NewTimer(d)
+				defer timer.Stop()
+				grace = timer.C
+			}
+		case <-grace:
+			s.closeConn(c, ReasonWarning)
 			return
 		case <-t.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
@@ -189,90 +228,126 @@ func (s *Server) readLoop(c *socketConn) {
 			s.log.Debug("slackfake: ignoring socket frame", "error", err)
 			continue
 		}
-		s.routeAck(a)
+		s.routeAck(c, a)
 	}
-}
-
-// routeAck hands an ack to the oldest sender waiting for that envelope. Acks
-// may arrive on any connection (slack-go queues them across reconnects).
-func (s *Server) routeAck(a ackFrame) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ws := s.waiters[a.EnvelopeID]
-	if len(ws) == 0 {
-		s.log.Debug("slackfake: ack for no waiting envelope", "envelope_id", a.EnvelopeID)
-		return
-	}
-	w := ws[0]
-	if len(ws) == 1 {
-		delete(s.waiters, a.EnvelopeID)
-	} else {
-		s.waiters[a.EnvelopeID] = ws[1:]
-	}
-	w.ch <- Ack{EnvelopeID: a.EnvelopeID, Payload: a.Payload, Elapsed: time.Since(w.sent)}
 }
 
 // dropConn forgets a connection that has ended.
 func (s *Server) dropConn(c *socketConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.conns, c)
-	if s.live == c {
-		s.live = nil
+	if s.conns[c] {
+		delete(s.conns, c)
+		c.ready = false
 		s.notifyLocked()
 	}
+}
+
+// readyConnsLocked is the connections that receive envelopes, oldest first.
+func (s *Server) readyConnsLocked() []*socketConn {
+	var out []*socketConn
+	for c := range s.conns {
+		if c.ready {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *socketConn) int { return a.id - b.id })
+	return out
 }
 
 // WaitConnected blocks until a Socket Mode client is connected and has been
 // sent hello, ctx is done, or the server is closed.
 func (s *Server) WaitConnected(ctx context.Context) error {
-	_, err := s.waitLive(ctx)
-	return err
+	return s.WaitConnections(ctx, 1)
+}
+
+// WaitConnections blocks until at least n Socket Mode connections are open
+// and have been sent hello, ctx is done, or the server is closed.
+func (s *Server) WaitConnections(ctx context.Context, n int) error {
+	return s.waitUntil(ctx, func() bool { return len(s.readyConnsLocked()) >= n })
 }
 
 // Connections is how many Socket Mode connections have been made so far
-// (each reconnect counts).
+// (each reconnect counts). Connection IDs in Delivery and StrayAck count
+// from 1 in the same order.
 func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connections
 }
 
-// Disconnect sends Slack's {"type":"disconnect","reason":reason} on the live
-// connection and closes it, so the client must reconnect (slack-go does so
-// for any reason). It does nothing when no client is connected. An envelope
-// written to that connection just before may never be acked, as with Slack;
-// Resend delivers it again.
+// OpenConnections lists the IDs of the connections open now that receive
+// envelopes, oldest first.
+func (s *Server) OpenConnections() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int
+	for _, c := range s.readyConnsLocked() {
+		ids = append(ids, c.id)
+	}
+	return ids
+}
+
+// Disconnect sends Slack's {"type":"disconnect","reason":reason} on every
+// open connection. For ReasonWarning the connections stay open (and keep
+// receiving envelopes) until the client closes them or the grace period
+// of WithWarningGrace ends; for any other reason they are closed at once,
+// so the client must reconnect (slack-go does so for any reason). An
+// envelope written to a connection just before may never be acked, as with
+// Slack; it then counts as a failed delivery. It does nothing when no
+// client is connected.
 func (s *Server) Disconnect(reason string) {
 	s.mu.Lock()
-	c := s.live
-	s.live = nil
+	conns := s.readyConnsLocked()
 	s.mu.Unlock()
-	if c == nil {
+	for _, c := range conns {
+		s.disconnect(c, reason)
+	}
+}
+
+// DisconnectConn is Disconnect for the one connection with that ID (see
+// OpenConnections); false when no such connection is open.
+func (s *Server) DisconnectConn(id int, reason string) bool {
+	s.mu.Lock()
+	var target *socketConn
+	for c := range s.conns {
+		if c.id == id {
+			target = c
+		}
+	}
+	s.mu.Unlock()
+	if target == nil {
+		return false
+	}
+	s.disconnect(target, reason)
+	return true
+}
+
+func (s *Server) disconnect(c *socketConn, reason string) {
+	if reason == ReasonWarning {
+		_ = c.writeJSON(disconnectFrame{Type: "disconnect", Reason: reason, DebugInfo: map[string]any{"host": "slackfake"}})
+		select {
+		case c.closeAfter <- s.warningGrace:
+		default: // a warning is already counting down
+		}
 		return
 	}
-	_ = c.writeJSON(disconnectFrame{Type: "disconnect", Reason: reason, DebugInfo: map[string]any{"host": "slackfake"}})
-	_ = c.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason), time.Now().Add(writeTimeout))
+	s.closeConn(c, reason)
+}
+
+// closeConn stops routing envelopes to c, tells the client why and closes
+// the connection.
+func (s *Server) closeConn(c *socketConn, reason string) {
+	s.mu.Lock()
+	c.ready = false
+	s.notifyLocked()
+	s.mu.Unlock()
+	s.sendDisconnect(c, reason)
 	c.close()
 }
 
-// waitLive returns the connection that receives envelopes, waiting for one.
-func (s *Server) waitLive(ctx context.Context) (*socketConn, error) {
-	for {
-		s.mu.Lock()
-		c, closed, changed := s.live, s.closed, s.changed
-		s.mu.Unlock()
-		switch {
-		case closed:
-			return nil, ErrClosed
-		case c != nil:
-			return c, nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+func (s *Server) sendDisconnect(c *socketConn, reason string) {
+	_ = c.writeJSON(disconnectFrame{Type: "disconnect", Reason: reason, DebugInfo: map[string]any{"host": "slackfake"}})
+	_ = c.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason), time.Now().Add(writeTimeout))
 }

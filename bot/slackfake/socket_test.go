@@ -2,6 +2,7 @@ package slackfake
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -385,6 +386,8 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		require.NoError(t, err)
 		fake.Disconnect("warning")
 		require.NoError(t, fake.WaitConnected(testCtx(t)))
+		dialRaw(t, fake, 1)
+		require.True(t, fake.DisconnectConn(fake.Connections(), ReasonWarning), "a grace period left running")
 		_, cancelFeed := fake.Subscribe(1)
 		defer cancelFeed()
 		app.stop()
@@ -422,7 +425,15 @@ func TestDuplicateDeliveriesEachGetAnAck(t *testing.T) {
 	}()
 	_, again, err := conn.ReadMessage()
 	require.NoError(t, err)
-	assert.Equal(t, string(frame), string(again), "the redelivery is byte for byte the same envelope")
+	var orig, redelivered map[string]any
+	require.NoError(t, json.Unmarshal(frame, &orig))
+	require.NoError(t, json.Unmarshal(again, &redelivered))
+	assert.EqualValues(t, 0, orig["retry_attempt"])
+	assert.Equal(t, "", orig["retry_reason"])
+	assert.EqualValues(t, 1, redelivered["retry_attempt"], "a redelivery says it is one")
+	assert.Equal(t, "timeout", redelivered["retry_reason"])
+	orig["retry_attempt"], orig["retry_reason"] = redelivered["retry_attempt"], redelivered["retry_reason"]
+	assert.Equal(t, orig, redelivered, "otherwise the same envelope: id and payload")
 
 	for _, p := range []string{`{"n":1}`, `{"n":2}`} {
 		require.NoError(t, conn.WriteMessage(websocket.TextMessage, []byte(`{"envelope_id":"`+id+`","payload":`+p+`}`)))

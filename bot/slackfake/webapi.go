@@ -9,9 +9,9 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // maxBodyBytes bounds a request body; Slack's own limits are far lower for
@@ -25,6 +25,7 @@ const (
 	errUnknownMethod = "unknown_method"
 	errRatelimited   = "ratelimited"
 	errInvalidForm   = "invalid_form_data"
+	errInternal      = "internal_error"
 )
 
 // tokenKind is which token a method accepts.
@@ -35,58 +36,75 @@ const (
 	appToken
 )
 
-// apiMethod is one faked Web API method; handle runs with Server.mu held.
+// apiMethod is one faked Web API method: the token it takes, the scope it
+// always needs ("" for none, or when the handler decides by the channel),
+// its rate tier, and the handler, which runs with Server.mu held.
 type apiMethod struct {
 	token  tokenKind
+	scope  string
+	tier   tier
 	handle func(s *Server, p map[string]string) apiResult
 }
 
-// lookupMethod is the fixed table of methods the fake implements.
+// lookupMethod is the fixed table of methods the fake implements, with
+// each method's documented scope and rate tier.
 func lookupMethod(name string) (apiMethod, bool) {
 	switch name {
 	case "auth.test":
-		return apiMethod{botToken, (*Server).authTestLocked}, true
+		return apiMethod{botToken, "", tier4, (*Server).authTestLocked}, true
 	case "apps.connections.open":
-		return apiMethod{appToken, (*Server).connectionsOpenLocked}, true
+		return apiMethod{appToken, scopeConnWrite, tier3, (*Server).connectionsOpenLocked}, true
 	case "chat.postMessage":
-		return apiMethod{botToken, (*Server).postMessageLocked}, true
+		return apiMethod{botToken, scopeChatWrite, tierPost, (*Server).postMessageLocked}, true
 	case "chat.update":
-		return apiMethod{botToken, (*Server).updateMessageLocked}, true
+		return apiMethod{botToken, scopeChatWrite, tier3, (*Server).updateMessageLocked}, true
 	case "chat.postEphemeral":
-		return apiMethod{botToken, (*Server).postEphemeralLocked}, true
+		return apiMethod{botToken, scopeChatWrite, tier4, (*Server).postEphemeralLocked}, true
 	case "conversations.open":
-		return apiMethod{botToken, (*Server).conversationsOpenLocked}, true
+		return apiMethod{botToken, scopeIMWrite, tier3, (*Server).conversationsOpenLocked}, true
 	case "conversations.info":
-		return apiMethod{botToken, (*Server).conversationsInfoLocked}, true
+		return apiMethod{botToken, "", tier3, (*Server).conversationsInfoLocked}, true
+	case "conversations.history":
+		return apiMethod{botToken, "", tier3, (*Server).conversationsHistoryLocked}, true
 	case "users.info":
-		return apiMethod{botToken, (*Server).usersInfoLocked}, true
+		return apiMethod{botToken, scopeUsersRead, tier4, (*Server).usersInfoLocked}, true
 	case "users.lookupByEmail":
-		return apiMethod{botToken, (*Server).usersLookupByEmailLocked}, true
+		return apiMethod{botToken, scopeUsersReadEmail, tier3, (*Server).usersLookupByEmailLocked}, true
 	case "usergroups.users.list":
-		return apiMethod{botToken, (*Server).usergroupMembersLocked}, true
+		return apiMethod{botToken, scopeUsergroupsRead, tier2, (*Server).usergroupMembersLocked}, true
 	}
 	return apiMethod{}, false
 }
 
-// apiResult is what a method answers: an ok body, or a Slack error.
+// apiResult is what a method answers: an ok body, or a Slack error with
+// its detail.
 type apiResult struct {
 	status     int // 0 means 200
 	retryAfter int // seconds, for 429
 	body       map[string]any
 	err        string
-	details    []string
+	details    []string       // "errors" and response_metadata.messages
+	extra      map[string]any // more top-level fields of an error (needed, provided)
+	lost       LostReply      // set after the method succeeded: how the reply is lost
 }
 
 func ok(body map[string]any) apiResult { return apiResult{body: body} }
 
 func fail(code string, details ...string) apiResult { return apiResult{err: code, details: details} }
 
-// payload is the JSON the result is sent as.
+// payload is the JSON the result is sent as. Slack repeats each detail in
+// response_metadata.messages with an "[ERROR] " prefix.
 func (r apiResult) payload() map[string]any {
 	if r.err != "" {
 		p := map[string]any{"ok": false, "error": r.err}
+		maps.Copy(p, r.extra)
 		if len(r.details) > 0 {
 			p["errors"] = r.details
+			msgs := make([]string, len(r.details))
+			for i, d := range r.details {
+				msgs[i] = "[ERROR] " + d
+			}
+			p["response_metadata"] = map[string]any{"messages": msgs}
 		}
 		return p
 	}
@@ -115,36 +133,51 @@ func (r apiRequest) token() string {
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	method := r.PathValue("method")
 	req, err := parseAPIRequest(w, r)
-	res := s.serveAPI(method, req, err)
-	s.log.Debug("slackfake: web api call", "method", method, "error", res.err)
+	res, scopes := s.serveAPI(method, req, err)
+	s.log.Debug("slackfake: web api call", "method", method, "error", res.err, "lost", res.lost.String())
+	if scopes != nil {
+		w.Header().Set("X-OAuth-Scopes", strings.Join(scopes, ","))
+	}
 	writeResult(w, res)
 }
 
-// serveAPI applies the failure knobs and authentication, runs the method and
-// records the call (even one whose body could not be read).
-func (s *Server) serveAPI(method string, req apiRequest, parseErr error) apiResult {
+// serveAPI applies the failure knobs, authentication, scopes and rate
+// limits, runs the method and records the call (even one whose body could
+// not be read). It also returns the scopes of an accepted token, which
+// Slack reports in X-OAuth-Scopes.
+func (s *Server) serveAPI(method string, req apiRequest, parseErr error) (apiResult, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res := s.answerLocked(method, req, parseErr)
+	res, scopes := s.answerLocked(method, req, parseErr)
+	if res.err == "" && res.status == 0 {
+		res.lost = s.takeLostLocked(method)
+	}
 	s.recordCallLocked(method, req.params, res)
-	return res
+	return res, scopes
 }
 
-func (s *Server) answerLocked(method string, req apiRequest, parseErr error) apiResult {
+func (s *Server) answerLocked(method string, req apiRequest, parseErr error) (apiResult, []string) {
 	m, known := lookupMethod(method)
 	switch {
 	case !known:
-		return fail(errUnknownMethod)
+		return fail(errUnknownMethod), nil
 	case parseErr != nil:
-		return fail(errInvalidForm)
+		return fail(errInvalidForm), nil
 	}
 	if res, knobbed := s.knobLocked(method); knobbed {
-		return res
+		return res, nil
 	}
 	if bad := s.authLocked(m.token, req); bad != "" {
-		return fail(bad)
+		return fail(bad), nil
 	}
-	return m.handle(s, req.params)
+	scopes := s.tokenScopesLocked(m.token)
+	if m.scope != "" && !slices.Contains(scopes, m.scope) {
+		return missingScope(m.scope, scopes), scopes
+	}
+	if res, limited := s.rateLimitLocked(method, m.tier, req.params); limited {
+		return res, scopes
+	}
+	return m.handle(s, req.params), scopes
 }
 
 // authLocked says why the request's token is refused, or "" when accepted.
@@ -174,10 +207,31 @@ func (s *Server) recordCallLocked(method string, params map[string]string, res a
 	if _, ok := p["token"]; ok {
 		p["token"] = "<token>"
 	}
-	s.calls = append(s.calls, Call{Method: method, Params: p, At: time.Now(), Error: res.err})
+	s.calls = append(s.calls, Call{Method: method, Params: p, At: s.clock.Now(), Error: res.err, Lost: res.lost})
+	s.notifyLocked()
 }
 
+// writeResult sends the answer, or loses it the way the LoseReplies knob
+// says after the method has done its work.
 func writeResult(w http.ResponseWriter, res apiResult) {
+	switch res.lost {
+	case LostCut:
+		if hj, can := w.(http.Hijacker); can {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		// No hijacking (HTTP/2): an unreadable answer is the next best thing.
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"ok":tr`))
+		return
+	case Lost500:
+		res = apiResult{status: http.StatusInternalServerError, err: errInternal}
+	case LostInternalError:
+		res = fail(errInternal)
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	status := http.StatusOK
 	if res.status != 0 {
