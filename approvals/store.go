@@ -35,6 +35,12 @@ type Store interface {
 	// returns when ctx ends. Work that must happen once at a time (polling
 	// the System Log, a channel's paced writer) runs under Lead.
 	Lead(ctx context.Context, name string, fn func(ctx context.Context) error) error
+	// Changed returns a channel that is closed when a transaction next
+	// commits, so that a loop with nothing to do can wait for news instead
+	// of asking the store again and again. Some news may never come (a
+	// shared store cannot promise every other replica's notice), so such a
+	// loop still looks now and then.
+	Changed() <-chan struct{}
 	// Ping reports whether the store answers and can be written.
 	Ping(ctx context.Context) error
 	// Close releases the store. It does not wait for Work or Lead: stop

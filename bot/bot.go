@@ -75,7 +75,8 @@ type Config struct {
 	ReportGap       time.Duration // least time between two writes to one channel; 0 → 1s
 	DigestAfter     int           // reports waiting to be posted that start a burst digest; 0 → 30
 	DigestQuiet     time.Duration // how long a burst must be over before individual reports resume; 0 → 10s
-	WriterPoll      time.Duration // how often an idle channel writer looks for work; 0 → 200ms
+	WriterPoll      time.Duration // how often an idle channel writer looks for work it was not told of; 0 → 1s
+	RetryPause      time.Duration // first wait before a failed Slack write or command is tried again; doubles to a minute; 0 → 1s
 	ShutdownTimeout time.Duration // how long work under way may finish after a stop; 0 → 20s
 	SlackAttempts   int           // per Slack call made for a person waiting; 0 → 4
 	SlackBackoff    time.Duration // first retry wait for transient Slack failures; 0 → 500ms
@@ -192,7 +193,8 @@ func withDefaults(cfg Config) Config {
 	positive(&cfg.ReportGap, time.Second)
 	positive(&cfg.DigestAfter, 30)
 	positive(&cfg.DigestQuiet, 10*time.Second)
-	positive(&cfg.WriterPoll, 200*time.Millisecond)
+	positive(&cfg.WriterPoll, time.Second)
+	positive(&cfg.RetryPause, time.Second)
 	positive(&cfg.ShutdownTimeout, 20*time.Second)
 	positive(&cfg.SlackAttempts, 4)
 	positive(&cfg.SlackBackoff, 500*time.Millisecond)

@@ -55,6 +55,20 @@ func saveJSON(tx approvals.Tx, key string, v any) error {
 // once the burst has been quiet for Config.DigestQuiet, after which
 // reports are posted one by one again.
 func (b *Bot) digestStep(ctx context.Context, channel string) error {
+	// Most of the time there is nothing to do: find out without taking
+	// the store's write lock.
+	idle := false
+	if err := b.store.View(ctx, func(tx approvals.Tx) error {
+		var cur string
+		if _, err := loadJSON(tx, digestCurrent(channel), &cur); err != nil || cur != "" {
+			return err
+		}
+		due, err := tx.Posts(approvals.PostQuery{Channel: channel, Kind: approvals.PostLock, Due: b.now(), Limit: b.cfg.DigestAfter + 1})
+		idle = len(due) <= b.cfg.DigestAfter
+		return err
+	}); err != nil || idle {
+		return err
+	}
 	var opened, closed bool
 	err := b.store.Update(ctx, func(tx approvals.Tx) error {
 		opened, closed = false, false

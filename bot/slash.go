@@ -81,17 +81,34 @@ func (b *Bot) runCommand(ctx context.Context, run approvals.TaskRun) error {
 	case t.Handled:
 		return nil
 	}
-	last := run.Attempt >= commandAttempts
-	switch commandKind(t.Type) {
-	case cmdLock:
-		return b.requestLock(ctx, t, last)
-	case cmdStatus:
-		return b.status(ctx, t, last)
-	case cmdPins:
-		return b.pins(ctx, t, last)
+	// A person is waiting: a failing Slack or Kandji is tried again a few
+	// times at once, then the person is told. A crash meanwhile leaves the
+	// task to run again.
+	for attempt := 1; ; attempt++ {
+		last := attempt >= commandAttempts
+		var err error
+		switch commandKind(t.Type) {
+		case cmdLock:
+			err = b.requestLock(ctx, t, last)
+		case cmdStatus:
+			err = b.status(ctx, t, last)
+		case cmdPins:
+			err = b.pins(ctx, t, last)
+		default:
+			return b.handled(ctx, t, nil)
+		}
+		if !errors.Is(err, errTryAgain) || last {
+			return err
+		}
+		b.log.Warn("a slash command failed; trying again", "command", t.ID, "attempt", attempt, "err", err)
+		if !sleep(ctx, b.retryPause(attempt)) {
+			return ctx.Err()
+		}
 	}
-	return b.handled(ctx, t, nil)
 }
+
+// errTryAgain marks a command attempt that failed for a passing reason.
+var errTryAgain = errors.New("try again")
 
 // handled marks a command done and journals it, with more changes from
 // also (which may fill in t) in the same transaction.
@@ -129,7 +146,7 @@ func (b *Bot) answer(ctx context.Context, t approvals.Trigger, m cards.Message) 
 // asks for another attempt while there are attempts left.
 func (b *Bot) failed(ctx context.Context, t approvals.Trigger, last bool, what string, err error) error {
 	if !last {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%w: %s: %w", errTryAgain, what, err)
 	}
 	ref := b.failRef(what, err, "command", t.ID)
 	return b.answer(ctx, t, cards.Notice(fmt.Sprintf("⚠️ %s, so nothing was done. Try again in a minute. (ref `%s`)", what, ref)))

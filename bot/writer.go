@@ -44,9 +44,14 @@ func writeFailure(err error) (why string, permanent bool, wait time.Duration) {
 	return "Slack did not take the message: " + err.Error(), false, 0
 }
 
-// writeBackoff is the wait before the attempt-th retry of a write.
-func writeBackoff(attempt int) time.Duration {
-	return min(approvals.TaskBackoff(attempt), time.Minute)
+// retryPause is the wait before the attempt-th retry of a write or a
+// command: doubling from Config.RetryPause, at most a minute.
+func (b *Bot) retryPause(attempt int) time.Duration {
+	d := b.cfg.RetryPause
+	for i := 1; i < attempt && d < time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, time.Minute)
 }
 
 // runWriter is the paced writer of one channel: it makes each post of the
@@ -61,7 +66,8 @@ func (b *Bot) runWriter(ctx context.Context, channel string) error {
 	var last time.Time
 	pause := time.Duration(0)
 	for {
-		if !sleep(ctx, pause) {
+		changed := b.store.Changed()
+		if !b.idle(ctx, pause, changed) {
 			return nil
 		}
 		pause = 0
@@ -100,6 +106,24 @@ func (b *Bot) runWriter(ctx context.Context, channel string) error {
 			pause = wait
 		}
 	}
+}
+
+// idle waits d, or less when the store changes meanwhile, reporting false
+// if ctx ended first. An idle writer so costs nothing, and still answers
+// at once.
+func (b *Bot) idle(ctx context.Context, d time.Duration, changed <-chan struct{}) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-changed:
+	}
+	return true
 }
 
 // sleep waits d, reporting false if ctx ended first.
@@ -187,7 +211,7 @@ func (b *Bot) recordWrite(ctx context.Context, p approvals.Post, ts string, repl
 			withdraw = why
 			return tx.PutPost(cur)
 		}
-		cur.NextTry = now.Add(max(wait, writeBackoff(cur.Attempts)))
+		cur.NextTry = now.Add(max(wait, b.retryPause(cur.Attempts)))
 		return tx.PutPost(cur)
 	})
 	if err != nil {

@@ -41,6 +41,11 @@ type Options struct {
 	// process that died, and OrphanAfter how long such a task must have
 	// been running before it is taken back (defaults 2s and 10s).
 	OrphanCheck, OrphanAfter time.Duration
+	// StopGrace is how long Work waits, once its context ends, for the
+	// tasks under way to finish before it cancels them (default 20s, which
+	// fits Kubernetes' 30 s grace period). A cancelled task runs again at
+	// the next start.
+	StopGrace time.Duration
 }
 
 // Store is the SQLite approvals.Store. Create it with Open.
@@ -58,6 +63,9 @@ type Store struct {
 	river atomic.Pointer[river.Client[*sql.Tx]]
 
 	working  sync.Map // River job ID → when its handler ended (zero while it runs)
+
+	changedMu sync.Mutex
+	changed   chan struct{} // closed at the next commit
 	closed   atomic.Bool
 	readOnly bool
 }
@@ -65,30 +73,29 @@ type Store struct {
 var _ approvals.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the store in dir: lockbot.db and its
-// lock. dir "" keeps everything in memory, for tests and the demo. It
-// refuses a directory another process holds (wrapping ErrInUse), a
-// damaged database, and one written by a newer lockbot.
+// lock. It refuses a directory another process holds (wrapping ErrInUse),
+// a damaged database, and one written by a newer lockbot.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
-	s := &Store{log: opts.Logger, now: opts.Now, opts: opts}
+	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, changed: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	dsn := "file::memory:"
-	if dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("sqlite: state directory: %w", err)
-		}
-		lock, err := lockDir(filepath.Join(dir, LockFileName))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
-		}
-		s.lock = lock
-		s.path = filepath.Join(dir, FileName)
-		dsn = "file:" + (&url.URL{Path: s.path}).EscapedPath()
+	if dir == "" {
+		return nil, errors.New("sqlite: no state directory given")
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: state directory: %w", err)
+	}
+	lock, err := lockDir(filepath.Join(dir, LockFileName))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s.lock = lock
+	s.path = filepath.Join(dir, FileName)
+	dsn := "file:" + (&url.URL{Path: s.path}).EscapedPath()
 	// WAL with synchronous=FULL: a commit is on disk when Update returns.
 	// IMMEDIATE transactions take the write lock at BEGIN, so a
 	// transaction never fails half-way because another wanted to write.
@@ -97,9 +104,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("sqlite: open %s: %w", s.name(), err))
 	}
-	// One connection: SQLite has one writer anyway, River's SQLite driver
-	// needs it to avoid SQLITE_BUSY, and an in-memory database lives as
-	// long as its connection.
+	// One connection: SQLite has one writer anyway, and River's SQLite
+	// driver needs it to avoid SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -132,7 +138,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 // OpenReadOnly opens the store of dir for reading only, without taking
 // its lock, so `lockbot audit` can read the journal beside a running bot.
 func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error) {
-	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, readOnly: true, path: filepath.Join(dir, FileName)}
+	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, readOnly: true, path: filepath.Join(dir, FileName), changed: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -156,12 +162,7 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 }
 
 // name is the database for messages.
-func (s *Store) name() string {
-	if s.path == "" {
-		return "the in-memory database"
-	}
-	return s.path
-}
+func (s *Store) name() string { return s.path }
 
 // fail releases what a failed Open holds.
 func (s *Store) fail(err error) error {
@@ -211,6 +212,21 @@ func (s *Store) prepare(ctx context.Context) error {
 // riverLogger is River's share of the store's logger: warnings only.
 func (s *Store) riverLogger() *slog.Logger {
 	return slog.New(levelAtLeast{s.log.Handler(), slog.LevelWarn})
+}
+
+// Changed implements approvals.Store.
+func (s *Store) Changed() <-chan struct{} {
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	return s.changed
+}
+
+// committed tells the waiters of Changed.
+func (s *Store) committed() {
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Ping implements approvals.Store: it proves the database can be written.

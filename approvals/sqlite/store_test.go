@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/approvals/sqlite"
+	"github.com/lockbot/lockbot/approvals/sqlite/sqlitetest"
 	"github.com/lockbot/lockbot/approvals/storetest"
 )
 
@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 	dirs := map[approvals.Store]string{}
 	storetest.Run(t, storetest.Harness{
 		New: func(t *testing.T) approvals.Store {
-			dir := filepath.Join(t.TempDir(), "state")
+			dir := sqlitetest.Dir(t)
 			s, err := sqlite.Open(t.Context(), dir, testOptions())
 			require.NoError(t, err)
 			dirs[s] = dir
@@ -35,12 +35,4 @@ func TestConformance(t *testing.T) {
 			return s
 		},
 	})
-}
-
-func TestConformanceInMemory(t *testing.T) {
-	storetest.Run(t, storetest.Harness{New: func(t *testing.T) approvals.Store {
-		s, err := sqlite.Open(t.Context(), "", testOptions())
-		require.NoError(t, err)
-		return s
-	}})
 }

@@ -47,6 +47,7 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(approvals.Tx) er
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit to %s: %w", s.name(), err)
 	}
+	s.committed()
 	return nil
 }
 

@@ -112,10 +112,9 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 	if err != nil {
 		return fmt.Errorf("sqlite: task client: %w", err)
 	}
-	if err := client.Start(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
+	// River stops abruptly (cancelling every task) when the context of
+	// Start ends; the end of ctx is a graceful stop instead, below.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("sqlite: start the task workers: %w", err)
 	}
 	inserter := s.river.Swap(client)
@@ -123,12 +122,19 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 	wg.Go(func() { s.takeBackOrphans(ctx) })
 	<-ctx.Done()
 	s.river.Store(inserter)
-	// Tasks under way finish; each is bounded by its timeout.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), longest+5*time.Second)
+	// Tasks under way may finish within the grace; then they are cancelled
+	// (they record what they got and run again at the next start).
+	grace := cmp.Or(s.opts.StopGrace, 20*time.Second)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	err = client.Stop(stopCtx)
+	if err != nil {
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer ccancel()
+		err = client.StopAndCancel(cctx)
+	}
 	wg.Wait()
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sqlite: stop the task workers: %w", err)
 	}
 	return nil

@@ -150,7 +150,7 @@ func TestRefusedTokenIsRetriedUntilFixed(t *testing.T) {
 // keeps going until it succeeds.
 func TestLongOutageStillLocks(t *testing.T) {
 	w := newWorld(t, tenant)
-	w.kandji.FailLocks(30, http.StatusServiceUnavailable, 0)
+	w.kandji.FailLocks(16, http.StatusServiceUnavailable, 0) // more than 3 rounds of 2 devices × 2 client attempts
 	w.admit(event("o1", okta.EventDeactivate, "00ubob", "bob@corp.com"))
 	j := w.lockOf("o1", final)
 	assert.Equal(t, approvals.JobDone, j.State)
@@ -204,14 +204,14 @@ func TestOutcomesComeFromWhatKandjiSaysOfTheLock(t *testing.T) {
 // TestEventsForOnePersonMakeOneLock: events about one person within the
 // window join one lock; one after it opens another.
 func TestEventsForOnePersonMakeOneLock(t *testing.T) {
-	w := newWorld(t, tenant, withConfig(func(c *lockflow.Config) { c.CoalesceWindow = 2 * time.Second }))
+	w := newWorld(t, tenant, withConfig(func(c *lockflow.Config) { c.CoalesceWindow = 500 * time.Millisecond }))
 	w.admit(event("c1", okta.EventSuspend, "00ubob", "bob@corp.com"))
 	first := w.lockOf("c1", final)
 	w.admit(event("c2", okta.EventDeactivate, "00ubob", "Bob@Corp.com"))
 	joined := w.lockOf("c2", func(j approvals.LockJob) bool { return len(j.Triggers) == 2 })
 	assert.Equal(t, first.ID, joined.ID)
 	assert.Equal(t, 1, w.kandji.LockPosts("bob-mac"), "no second lock for a coalesced event")
-	time.Sleep(2 * time.Second) // the coalescing window is the behaviour under test
+	time.Sleep(600 * time.Millisecond) // the coalescing window is the behaviour under test
 	w.admit(event("c3", okta.EventSuspend, "00ubob", "bob@corp.com"))
 	third := w.lockOf("c3", final)
 	assert.NotEqual(t, first.ID, third.ID)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/approvals/sqlite"
+	"github.com/lockbot/lockbot/approvals/sqlite/sqlitetest"
 	"github.com/lockbot/lockbot/bot/lockflow"
 	"github.com/lockbot/lockbot/kandji"
 	"github.com/lockbot/lockbot/kandji/kandjitest"
@@ -85,7 +86,7 @@ func newWorld(t *testing.T, devices []kandjitest.Device, opts ...worldOption) *w
 	}
 	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	w.store, err = sqlite.Open(t.Context(), "", sqlite.Options{PollInterval: 20 * time.Millisecond, Logger: log})
+	w.store, err = sqlite.Open(t.Context(), sqlitetest.Dir(t), sqlite.Options{PollInterval: 50 * time.Millisecond, Logger: log})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.store.Close() })
 	kc, err := kandji.New(w.kandji.URL(), w.kandji.Token(), append(kopts, kandji.WithLogger(log))...)

@@ -80,6 +80,8 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 			slackfake.User{ID: demoCarol, Name: "carol", RealName: "Carol (sales)", Email: "carol@corp.com"},
 		),
 		slackfake.WithChannels(demoApproval, demoAlerts),
+		slackfake.WithChannelMembers(demoApproval, demoAlice, demoDave, demoCarol),
+		slackfake.WithChannelMembers(demoAlerts, demoAlice, demoDave, demoCarol),
 	)
 	defer slack.Close()
 	tenant := kandjitest.NewServer(kandjitest.WithDevices(demoTenant...))
