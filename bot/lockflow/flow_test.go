@@ -204,14 +204,14 @@ func TestOutcomesComeFromWhatKandjiSaysOfTheLock(t *testing.T) {
 // TestEventsForOnePersonMakeOneLock: events about one person within the
 // window join one lock; one after it opens another.
 func TestEventsForOnePersonMakeOneLock(t *testing.T) {
-	w := newWorld(t, tenant, withConfig(func(c *lockflow.Config) { c.CoalesceWindow = 500 * time.Millisecond }))
+	w := newWorld(t, tenant, withClock(), withConfig(func(c *lockflow.Config) { c.CoalesceWindow = time.Minute }))
 	w.admit(event("c1", okta.EventSuspend, "00ubob", "bob@corp.com"))
 	first := w.lockOf("c1", final)
 	w.admit(event("c2", okta.EventDeactivate, "00ubob", "Bob@Corp.com"))
 	joined := w.lockOf("c2", func(j approvals.LockJob) bool { return len(j.Triggers) == 2 })
 	assert.Equal(t, first.ID, joined.ID)
 	assert.Equal(t, 1, w.kandji.LockPosts("bob-mac"), "no second lock for a coalesced event")
-	time.Sleep(600 * time.Millisecond) // the coalescing window is the behaviour under test
+	w.clock.Advance(2 * time.Minute)
 	w.admit(event("c3", okta.EventSuspend, "00ubob", "bob@corp.com"))
 	third := w.lockOf("c3", final)
 	assert.NotEqual(t, first.ID, third.ID)

@@ -54,9 +54,28 @@ type world struct {
 	okta   *oktatest.Server
 	logs   *logBuffer
 	pins   chan string // keys of the PIN tasks the flow scheduled
+	clock  *clock      // the flow's clock, when a test moves it
 }
 
 type worldOption func(*world, *lockflow.Config, *[]kandji.Option)
+
+// clock is a settable clock for the flow's own timestamps.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
 
 // withOkta gives the flow a fake Okta org to read users from.
 func withOkta(users ...oktatest.User) worldOption {
@@ -64,6 +83,11 @@ func withOkta(users ...oktatest.User) worldOption {
 		w.okta = oktatest.NewServer(oktatest.WithUsers(users...))
 		w.t.Cleanup(w.okta.Close)
 	}
+}
+
+// withClock runs the flow on a clock the test moves.
+func withClock() worldOption {
+	return func(w *world, _ *lockflow.Config, _ *[]kandji.Option) { w.clock = &clock{t: time.Now()} }
 }
 
 func withConfig(fn func(*lockflow.Config)) worldOption {
@@ -94,6 +118,9 @@ func newWorld(t *testing.T, devices []kandjitest.Device, opts ...worldOption) *w
 	w.engine = approvals.NewEngine(w.store, approvals.AuthorizerFunc(func(context.Context, string) (bool, error) { return true, nil }),
 		approvals.WithCardChannel("CAPPROVE"), approvals.WithLockDeadline(cfg.Deadline))
 	deps := lockflow.Deps{Store: w.store, Engine: w.engine, Kandji: kc, Logger: log}
+	if w.clock != nil {
+		deps.Now = w.clock.Now
+	}
 	if w.okta != nil {
 		dir, err := okta.NewDirectory(t.Context(), w.okta.URL(), w.okta.Token())
 		require.NoError(t, err)
