@@ -215,7 +215,7 @@ func positive[T int | time.Duration](v *T, def T) {
 // Handlers are the store tasks the bot runs: slash commands and PIN DMs.
 func (b *Bot) Handlers() map[string]approvals.Handler {
 	return map[string]approvals.Handler{
-		TaskCommand:     {Workers: 4, Timeout: time.Minute, Run: b.runCommand},
+		TaskCommand:        {Workers: 4, Timeout: time.Minute, Run: b.runCommand},
 		approvals.TaskPINs: {Workers: 2, Timeout: time.Minute, Run: b.runPINs},
 	}
 }

@@ -62,12 +62,12 @@ type Store struct {
 	// the working one, whose inserts wake its own workers at once.
 	river atomic.Pointer[river.Client[*sql.Tx]]
 
-	working  sync.Map // River job ID → when its handler ended (zero while it runs)
+	working sync.Map // River job ID → when its handler ended (zero while it runs)
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed at the next commit
-	closed   atomic.Bool
-	readOnly bool
+	closed    atomic.Bool
+	readOnly  bool
 }
 
 var _ approvals.Store = (*Store)(nil)

@@ -65,7 +65,7 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"LOCKBOT_APPROVAL_TTL must be a positive duration", "KANDJI_RATE_LIMIT must be at least 1", "LOCKBOT_CATCHUP_INTERVAL must be 0 (off) or a positive", "LOCKBOT_CATCHUP_LOOKBACK must not be negative", "LOCKBOT_REQUIRED_APPROVALS must be at least 1"}},
 		{"plain http off loopback", map[string]string{"KANDJI_API_URL": "http://acme.api.kandji.io", "SLACK_API_URL": "http://10.0.0.5/api/", "OKTA_ORG_URL": "http://corp.okta.com", "OKTA_API_TOKEN": "x"},
 			[]string{"KANDJI_API_URL \"http://acme.api.kandji.io\" uses plain http", "SLACK_API_URL", "OKTA_ORG_URL"}},
-		{"not a URL", map[string]string{"KANDJI_API_URL": "acme.api.kandji.io"}, []string{"not an absolute URL"}},
+		{"not a URL", map[string]string{"KANDJI_API_URL": "https://"}, []string{"not an absolute URL"}},
 		{"okta half configured", map[string]string{"OKTA_ORG_URL": "https://corp.okta.com"}, []string{"OKTA_ORG_URL and OKTA_API_TOKEN go together"}},
 		{"event types", map[string]string{"LOCKBOT_AUTO_LOCK_EVENTS": "user.lifecycle.suspend,user.session.start", "LOCKBOT_APPROVE_EVENTS": "user.lifecycle.suspend"},
 			[]string{`"user.session.start" is not an Okta event type`, "in both LOCKBOT_AUTO_LOCK_EVENTS and LOCKBOT_APPROVE_EVENTS"}},
@@ -104,6 +104,8 @@ func TestConfigWarnsAboutUnusualValues(t *testing.T) {
 		{"System Log poll every two seconds", "LOCKBOT_CATCHUP_INTERVAL", "2s", "more often than every 10s"},
 		{"lookback beyond Okta's retention", "LOCKBOT_CATCHUP_LOOKBACK", "4000h", "90 days"},
 		{"a quorum of eleven", "LOCKBOT_REQUIRED_APPROVALS", "11", "more than 10 approvers"},
+		{"the bare host Kandji's settings show", "KANDJI_API_URL", "acme.api.kandji.io", "https:// was added"},
+		{"a lock deadline of minutes", "LOCKBOT_LOCK_DEADLINE", "2m", "gives up on a lock"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +118,9 @@ func TestConfigWarnsAboutUnusualValues(t *testing.T) {
 			require.Len(t, warnings, 1, "one warning for one unusual value: %q", warnings)
 			assert.True(t, strings.HasPrefix(warnings[0], tt.key+"="), "the warning names its variable: %q", warnings[0])
 			assert.Contains(t, warnings[0], tt.want)
+			if tt.key == "KANDJI_API_URL" {
+				assert.Equal(t, "https://acme.api.kandji.io", cfg.KandjiAPIURL)
+			}
 		})
 	}
 	t.Run("defaults draw no warning", func(t *testing.T) {

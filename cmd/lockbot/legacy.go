@@ -358,7 +358,14 @@ func (st legacyState) importInto(tx approvals.Tx, approvalChannel string) error 
 			return err
 		}
 	}
+	pending := map[string]bool{}
+	for _, ev := range st.pending {
+		pending[ev.UUID] = true
+	}
 	for uuid, at := range st.seen {
+		if pending[uuid] {
+			continue
+		}
 		if _, err := tx.AdmitTrigger(approvals.Trigger{ID: "okta:" + uuid, Source: approvals.SourceHook, Admitted: at, Handled: true}); err != nil {
 			return err
 		}

@@ -20,14 +20,17 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lockbot/lockbot/approvals/sqlite/sqlitetest"
 	"github.com/lockbot/lockbot/bot/slackfake"
 	"github.com/lockbot/lockbot/kandji/kandjitest"
 )
 
 const (
 	approver   = "U0DAVE01"
+	approver2  = "U0ALICE01" // an approver too, and the requester of the manual tests
 	approvalCh = "C0APPROVAL"
 	alerts     = "C0ALERTS01"
+	helpdesk   = "C0HELPDESK"
 	hookSecret = "test-hook-secret-0123456789"
 )
 
@@ -60,8 +63,15 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	slack := slackfake.New(
-		slackfake.WithUsers(slackfake.User{ID: approver, Name: "dave", RealName: "Dave", Email: "dave@acme.example"}),
-		slackfake.WithChannels(approvalCh, alerts),
+		slackfake.WithUsers(
+			slackfake.User{ID: approver, Name: "dave", RealName: "Dave", Email: "dave@acme.example"},
+			slackfake.User{ID: approver2, Name: "alice", RealName: "Alice", Email: "alice@acme.example"},
+		),
+		slackfake.WithChannels(approvalCh, alerts, helpdesk),
+		slackfake.WithChannelMembers(approvalCh, approver, approver2),
+		slackfake.WithChannelMembers(alerts, approver, approver2),
+		slackfake.WithChannelMembers(helpdesk, approver, approver2),
+		slackfake.WithoutRateLimits(),
 	)
 	t.Cleanup(slack.Close)
 	tenant := kandjitest.NewServer(kandjitest.WithDevices(
@@ -71,9 +81,9 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(tenant.Close)
 	return &world{slack: slack, tenant: tenant, env: map[string]string{
 		"SLACK_BOT_TOKEN": slack.BotToken(), "SLACK_APP_TOKEN": slack.AppToken(), "SLACK_API_URL": slack.APIURL(),
-		"LOCKBOT_APPROVAL_CHANNEL": approvalCh, "LOCKBOT_NOTIFY_CHANNEL": alerts, "LOCKBOT_APPROVERS": approver,
+		"LOCKBOT_APPROVAL_CHANNEL": approvalCh, "LOCKBOT_NOTIFY_CHANNEL": alerts, "LOCKBOT_APPROVERS": approver + "," + approver2,
 		"KANDJI_API_URL": tenant.URL(), "KANDJI_API_TOKEN": tenant.Token(), "KANDJI_RATE_LIMIT": "10000",
-		"OKTA_HOOK_SECRET": hookSecret, "LOCKBOT_STATE_DIR": t.TempDir(), "LISTEN_ADDR": "127.0.0.1:0",
+		"OKTA_HOOK_SECRET": hookSecret, "LOCKBOT_STATE_DIR": sqlitetest.Dir(t), "LISTEN_ADDR": "127.0.0.1:0",
 		"LOG_FORMAT": "json", "LOG_LEVEL": "debug",
 	}}
 }
@@ -150,7 +160,8 @@ func TestServe(t *testing.T) {
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer wcancel()
 	report, err := w.slack.WaitMessage(wctx, func(m slackfake.Message) bool {
-		return m.Channel == alerts && m.Kind == slackfake.KindPost && strings.Contains(m.AllText(), "jane.doe@acme.example")
+		return m.Channel == alerts && (m.Kind == slackfake.KindPost || m.Kind == slackfake.KindUpdate) &&
+			strings.Contains(m.AllText(), "jane.doe@acme.example") && strings.Contains(m.AllText(), "Locked automatically")
 	})
 	require.NoError(t, err, "no lock report in the notify channel")
 	assert.NotContains(t, report.AllText(), w.tenant.PIN("jane-mac"), "the report never shows the PIN")
@@ -165,7 +176,7 @@ func TestServe(t *testing.T) {
 		`lockbot_device_locks_total{outcome="locked"} 1`,
 		"lockbot_okta_events_total",
 		`lockbot_device_lookups_total{kind="exact"} 1`,
-		"lockbot_pipeline_queued_people 0",
+		"lockbot_burst_digest_active 0",
 	} {
 		assert.Contains(t, metrics, want)
 	}
@@ -333,7 +344,7 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	names := envNames()
 	require.NotEmpty(t, names)
 	for _, name := range names {
-		assert.Contains(t, string(readme), "`"+name+"`", "README does not document %s", name)
+		assert.True(t, strings.Contains(string(readme), "`"+name+"`"), "README does not document %s", name)
 	}
 	assert.Contains(t, string(readme), "go run ./cmd/lockbot demo")
 	assert.Contains(t, string(readme), "go test -race ./...")

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,48 +11,25 @@ import (
 
 	"github.com/lockbot/lockbot/bot/slackfake"
 	"github.com/lockbot/lockbot/kandji/kandjitest"
+	"github.com/lockbot/lockbot/okta"
+	"github.com/lockbot/lockbot/okta/oktatest"
 )
 
 const oktaToken = "00oktaTestToken-never-printed"
 
-// newFakeOkta serves the two Okta endpoints lockbot reads: a user by id
-// and the System Log, whose first page holds one suspend event that no
-// hook delivered (lockbot was down) and whose next page is empty.
-func newFakeOkta(t *testing.T) (*httptest.Server, *atomic.Int32) {
+// newFakeOkta is an Okta org whose System Log holds one suspend event that
+// no hook delivered (lockbot was down). It returns the org and a count of
+// the System Log polls.
+func newFakeOkta(t *testing.T) (*oktatest.Server, func() int) {
 	t.Helper()
-	var logPolls atomic.Int32
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "SSWS "+oktaToken {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = fmt.Fprint(w, `{"errorCode":"E0000011","errorSummary":"Invalid token provided"}`)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.URL.Path == "/api/v1/users/00usam0000000001" || r.URL.Path == "/api/v1/users/me":
-			_, _ = fmt.Fprint(w, `{"id":"00usam0000000001","status":"SUSPENDED","profile":{"login":"sam@acme.example","email":"sam@acme.example","firstName":"Sam","lastName":"Smith"}}`)
-		case r.URL.Path == "/api/v1/users/00utarget000000001":
-			_, _ = fmt.Fprint(w, `{"id":"00utarget000000001","status":"SUSPENDED","profile":{"login":"jane.doe@acme.example","email":"jane.doe@acme.example","firstName":"Jane","lastName":"Doe"}}`)
-		case r.URL.Path == "/api/v1/logs":
-			logPolls.Add(1)
-			w.Header().Add("Link", "<"+srv.URL+"/api/v1/logs?after=end&limit=100>; rel=\"next\"")
-			if r.URL.Query().Get("after") != "" {
-				_, _ = fmt.Fprint(w, `[]`)
-				return
-			}
-			published := time.Now().Add(-10 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
-			_, _ = fmt.Fprintf(w, `[{"uuid":"c0000000-0000-11ee-8000-00000000cafe","published":%q,"eventType":"user.lifecycle.suspend","version":"0","severity":"INFO","displayMessage":"Suspend Okta user",
-				"actor":{"id":"00uadmin","type":"User","alternateId":"it.admin@acme.example","displayName":"IT Admin"},
-				"client":{"ipAddress":"203.0.113.9"},
-				"target":[{"id":"00usam0000000001","type":"User","alternateId":"sam@acme.example","displayName":"Sam Smith"}]}]`, published)
-		default:
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = fmt.Fprint(w, `{"errorCode":"E0000007","errorSummary":"Not found"}`)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &logPolls
+	org := oktatest.NewServer(oktatest.WithToken(oktaToken))
+	t.Cleanup(org.Close)
+	sam := org.AddUser(oktatest.User{ID: "00usam0000000001", Login: "sam@acme.example", Email: "sam@acme.example",
+		FirstName: "Sam", LastName: "Smith", Status: oktatest.StatusSuspended})
+	require.NoError(t, org.SetTokenOwner(sam.ID))
+	org.Log(oktatest.Event{UUID: "c0000000-0000-11ee-8000-00000000cafe", Type: okta.EventSuspend,
+		Published: time.Now().Add(-10 * time.Minute), Message: "Suspend Okta user", Target: sam, ClientIP: "203.0.113.9"})
+	return org, func() int { return len(org.RequestsTo("/api/v1/logs")) }
 }
 
 // TestServeRecoversMissedOktaEvents: an event Okta never delivered (the
@@ -64,8 +37,8 @@ func newFakeOkta(t *testing.T) (*httptest.Server, *atomic.Int32) {
 func TestServeRecoversMissedOktaEvents(t *testing.T) {
 	w := newWorld(t)
 	w.tenant.AddDevices(kandjitest.Device{ID: "sam-mac", Name: "Sam's Mac", Platform: "Mac", Serial: "C02SAM00001", UserEmail: "sam@acme.example"})
-	okta, polls := newFakeOkta(t)
-	w.env["OKTA_ORG_URL"] = okta.URL
+	org, polls := newFakeOkta(t)
+	w.env["OKTA_ORG_URL"] = org.URL()
 	w.env["OKTA_API_TOKEN"] = oktaToken
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -75,33 +48,40 @@ func TestServeRecoversMissedOktaEvents(t *testing.T) {
 	go func() { code <- run(ctx, nil, w.getenv, &stderr, &stderr) }()
 	base := listenAddr(t, &stderr)
 
-	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer wcancel()
 	report, err := w.slack.WaitMessage(wctx, func(m slackfake.Message) bool {
-		return m.Channel == alerts && m.Kind == slackfake.KindPost && strings.Contains(m.AllText(), "sam@acme.example")
+		return m.Channel == alerts && strings.Contains(m.AllText(), "sam@acme.example") && strings.Contains(m.AllText(), "Locked automatically")
 	})
 	require.NoError(t, err, "the missed event was not recovered:\n%s", stderr.String())
 	assert.Contains(t, report.AllText(), "C02SAM00001")
+	assert.Contains(t, report.AllText(), "recovered from the System Log")
 	require.Eventually(t, func() bool { return w.tenant.Locked("sam-mac") }, 10*time.Second, 10*time.Millisecond)
-	assert.GreaterOrEqual(t, polls.Load(), int32(1))
+	assert.GreaterOrEqual(t, polls(), 1)
 
 	_, metrics := get(t, base+"/metrics")
 	assert.Contains(t, metrics, "lockbot_catchup_recovered_total 1")
+	assert.Contains(t, metrics, "lockbot_catchup_errors_total 0")
 
 	cancel()
 	require.Equal(t, exitOK, <-code, stderr.String())
 	assert.NotContains(t, stderr.String(), oktaToken)
 	assert.Equal(t, 1, w.tenant.LockPosts("sam-mac"))
 
-	// A restart does not lock again: the event is remembered.
+	// A restart does not lock again: the event is remembered, and the
+	// catch-up resumes from its stored cursor.
+	before := polls()
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	var again syncBuffer
 	go func() { code <- run(ctx2, nil, w.getenv, &again, &again) }()
 	listenAddr(t, &again)
-	require.Eventually(t, func() bool { return polls.Load() >= 3 }, 10*time.Second, 10*time.Millisecond, "the restart polls the System Log")
+	require.Eventually(t, func() bool { return polls() > before }, 10*time.Second, 10*time.Millisecond, "the restart polls the System Log")
 	cancel2()
 	require.Equal(t, exitOK, <-code, again.String())
 	assert.Equal(t, 1, w.tenant.LockPosts("sam-mac"), "a restart never re-locks a handled event")
+	for _, r := range org.RequestsTo("/api/v1/logs")[before:] {
+		assert.True(t, r.Query.Has("after"), "the restart follows the cursor instead of re-querying by time: %v", r.Query)
+	}
 
 	var checkOut strings.Builder
 	assert.Equal(t, exitOK, run(t.Context(), []string{"check"}, w.getenv, &checkOut, &checkOut), checkOut.String())
