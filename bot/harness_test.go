@@ -94,6 +94,9 @@ type harness struct {
 	// events are the UUIDs of the Okta events delivered, whose handling
 	// settled waits for.
 	events []string
+	// stopGrace is how long a stop lets the tasks under way finish; a
+	// tiny one makes a stop abandon work as a crash does.
+	stopGrace time.Duration
 }
 
 // harnessOption adjusts the bot's configuration and collaborators before
@@ -178,7 +181,7 @@ func (h *harness) start() {
 	t := h.t
 	var err error
 	h.store, err = sqlite.Open(context.Background(), h.dir, sqlite.Options{Logger: h.logger, PollInterval: 200 * time.Millisecond,
-		OrphanCheck: 50 * time.Millisecond, OrphanAfter: time.Second})
+		OrphanCheck: 50 * time.Millisecond, OrphanAfter: time.Second, StopGrace: h.stopGrace})
 	require.NoError(t, err)
 	deps := h.deps
 	deps.Store = h.store

@@ -40,8 +40,10 @@ const (
 // CatchupConfig configures the System Log catch-up.
 type CatchupConfig struct {
 	Directory *Directory
-	// Inbox admits the recovered events: the *Inbox, or any Admitter that
-	// dedupes by event UUID. Required.
+	// Inbox is the Admitter the recovered events are handed to; it must
+	// dedupe by event UUID, because every poll re-reads events the hook
+	// already delivered. Required. (The field keeps its older name so
+	// callers need not change.)
 	Inbox Admitter
 	// Types are the event types to recover; the same list as the hook's.
 	Types []string
@@ -93,7 +95,7 @@ type CatchupConfig struct {
 // the cursor and so is read whatever its published time says.
 type Catchup struct {
 	dir         *Directory
-	inbox       Admitter
+	admitter    Admitter
 	cursors     CursorStore
 	types       map[string]struct{}
 	filter      string
@@ -129,7 +131,7 @@ func NewCatchup(cfg CatchupConfig) (*Catchup, error) {
 	}
 	c := &Catchup{
 		dir:         cfg.Directory,
-		inbox:       cfg.Inbox,
+		admitter:    cfg.Inbox,
 		cursors:     cfg.Cursors,
 		types:       make(map[string]struct{}, len(cfg.Types)),
 		lookback:    cmp.Or(cfg.Lookback, defaultLookback),
@@ -355,7 +357,7 @@ func (c *Catchup) follow(ctx context.Context, req logsRequest, run *pollRun) err
 		run.pages++
 		evs, newest := c.recoverable(page)
 		if len(evs) > 0 {
-			got, err := c.inbox.Admit(ctx, evs)
+			got, err := c.admitter.Admit(ctx, evs)
 			run.recovered += len(got)
 			if err != nil {
 				return fmt.Errorf("okta: catch-up: admit: %w", err)

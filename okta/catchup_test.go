@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,22 +58,42 @@ func wantRecovered() []Event {
 	}
 }
 
+// fakeClock is a settable clock shared by the fake org and the catch-up.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: ts("2024-05-06T12:00:00Z")} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 type catchupEnv struct {
-	org     *oktatest.Server
-	dir     *Directory
-	inbox   *Inbox
-	clock   *fakeClock // the org's clock, and the catch-up's unless a test says otherwise
-	state   string
-	logs    bytes.Buffer
-	counted []int
-	reports []PollReport
+	org      *oktatest.Server
+	dir      *Directory
+	admitter *testAdmitter
+	clock    *fakeClock // the org's clock, and the catch-up's unless a test says otherwise
+	state    string
+	logs     bytes.Buffer
+	counted  []int
+	reports  []PollReport
 }
 
 func newCatchupEnv(t *testing.T, opts ...oktatest.Option) *catchupEnv {
 	clock := newFakeClock()
 	org := newOrg(t, append([]oktatest.Option{oktatest.WithClock(clock.Now)}, opts...)...)
 	return &catchupEnv{
-		org: org, dir: newTestDirectory(t, org), inbox: openTestInbox(t, t.TempDir()),
+		org: org, dir: newTestDirectory(t, org), admitter: newTestAdmitter(),
 		clock: clock, state: t.TempDir(),
 	}
 }
@@ -80,7 +101,7 @@ func newCatchupEnv(t *testing.T, opts ...oktatest.Option) *catchupEnv {
 func (e *catchupEnv) catchup(t *testing.T, mod ...func(*CatchupConfig)) *Catchup {
 	t.Helper()
 	cfg := CatchupConfig{
-		Directory: e.dir, Inbox: e.inbox, Types: DefaultAutoLockTypes(), StateDir: e.state,
+		Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes(), StateDir: e.state,
 		Interval: 5 * time.Minute, Now: e.clock.Now, Logger: newTextLogger(&e.logs),
 		OnRecovered: func(n int) { e.counted = append(e.counted, n) },
 		OnPoll:      func(r PollReport) { e.reports = append(e.reports, r) },
@@ -140,7 +161,7 @@ func TestCatchupPollFollowsNextLinks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 	assert.Equal(t, []int{3}, e.counted)
-	assert.Equal(t, wantRecovered(), takeN(t, e.inbox, 3))
+	assert.Equal(t, wantRecovered(), takeN(t, e.admitter, 3))
 
 	reqs := logQueries(e.org)
 	require.Len(t, reqs, 3, "two full pages, then the empty page that ends a polling query")
@@ -206,7 +227,7 @@ func TestCatchupRecoversLateEvents(t *testing.T) {
 			n, err := c.Poll(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, 1, n, "the late event is recovered")
-			assert.Equal(t, "late-1", takeN(t, e.inbox, 1)[0].UUID)
+			assert.Equal(t, "late-1", takeN(t, e.admitter, 1)[0].UUID)
 			assert.NotEmpty(t, logQueries(e.org)[1].Get("after"))
 		})
 	}
@@ -431,7 +452,7 @@ func TestCatchupErrorsKeepCursor(t *testing.T) {
 			_, err := c.Poll(context.Background())
 			require.NoError(t, err)
 			before := e.savedCursor(t)
-			takeN(t, e.inbox, 3)
+			takeN(t, e.admitter, 3)
 
 			e.clock.Advance(5 * time.Minute)
 			tt.fault(e.org)
@@ -476,21 +497,21 @@ func TestCatchupSecondPageFailureKeepsFirstPage(t *testing.T) {
 	assert.Equal(t, 1, n, "the next poll continues from the first page's cursor")
 	reqs := logQueries(e.org)
 	assert.Equal(t, nextQuery(t, afterFirst.Next), reqs[2])
-	assert.Equal(t, uuidsOf(wantRecovered()), uuidsOf(takeN(t, e.inbox, 3)))
+	assert.Equal(t, uuidsOf(wantRecovered()), uuidsOf(takeN(t, e.admitter, 3)))
 }
 
 func TestCatchupAdmitFailureSavesNothing(t *testing.T) {
 	e := newCatchupEnv(t)
-	e.inbox = openTestInbox(t, t.TempDir(), WithMaxPending(1))
+	e.admitter = newTestAdmitter(admitAtMost(1))
 	e.log(t, catchupEvents(t)...)
 	c := e.catchup(t)
 	n, err := c.Poll(context.Background())
-	require.ErrorIs(t, err, ErrInboxFull)
+	require.ErrorIs(t, err, errTestAdmitterFull)
 	assert.Zero(t, n)
 	assert.Equal(t, Cursor{}, e.savedCursor(t), "the cursor never passes unadmitted events")
 	assert.Empty(t, e.counted)
 	require.Len(t, e.reports, 1)
-	require.ErrorIs(t, e.reports[0].Err, ErrInboxFull)
+	require.ErrorIs(t, e.reports[0].Err, errTestAdmitterFull)
 }
 
 func TestCatchupPageBound(t *testing.T) {
@@ -507,7 +528,7 @@ func TestCatchupPageBound(t *testing.T) {
 	n, err = c.Poll(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "continues where the bound stopped it")
-	assert.Equal(t, uuidsOf(wantRecovered()), uuidsOf(takeN(t, e.inbox, 3)))
+	assert.Equal(t, uuidsOf(wantRecovered()), uuidsOf(takeN(t, e.admitter, 3)))
 }
 
 // TestCatchupReportsEveryPoll: an expired token fails every poll; the
@@ -576,7 +597,7 @@ func TestCatchupCancelledPollIsNotReported(t *testing.T) {
 func TestCatchupDedupesWithHook(t *testing.T) {
 	e := newCatchupEnv(t)
 	e.log(t, catchupEvents(t)...)
-	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Inbox: e.inbox})
+	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Inbox: e.admitter})
 	require.NoError(t, err)
 
 	// The hook delivered the first event before the catch-up ran.
@@ -593,7 +614,7 @@ func TestCatchupDedupesWithHook(t *testing.T) {
 
 	want := wantRecovered()
 	want[0].Source = SourceHook
-	assert.Equal(t, want, takeN(t, e.inbox, 3), "the hook's copy is kept, the catch-up's duplicate dropped")
+	assert.Equal(t, want, takeN(t, e.admitter, 3), "the hook's copy is kept, the catch-up's duplicate dropped")
 
 	// The hook's late retry of a recovered event is a duplicate too.
 	body, err = json.Marshal(map[string]any{"eventType": "com.okta.event_hook", "data": map[string]any{"events": all[4:]}})
@@ -640,7 +661,7 @@ func TestCatchupEnrichRecovered(t *testing.T) {
 	addUser(e.org, "00utarget000000012", "gina", "gina.park@acme.example", "Gina", "Park", "", oktatest.StatusDeprovisioned)
 	_, err := e.catchup(t).Poll(context.Background())
 	require.NoError(t, err)
-	got := takeN(t, e.inbox, 3)
+	got := takeN(t, e.admitter, 3)
 	require.Empty(t, got[1].Email, "the login is not an email")
 	require.NoError(t, e.dir.Enrich(context.Background(), &got[1]))
 	assert.Equal(t, "gina.park@acme.example", got[1].Email)
@@ -656,7 +677,7 @@ func TestNewCatchupValidation(t *testing.T) {
 		wantErr string
 	}{
 		{name: "no directory", mod: func(c *CatchupConfig) { c.Directory = nil }, wantErr: "Directory is required"},
-		{name: "no inbox", mod: func(c *CatchupConfig) { c.Inbox = nil }, wantErr: "Inbox is required"},
+		{name: "no admitter", mod: func(c *CatchupConfig) { c.Inbox = nil }, wantErr: "Inbox is required"},
 		{name: "no types", mod: func(c *CatchupConfig) { c.Types = nil }, wantErr: "Types is empty"},
 		{name: "negative interval", mod: func(c *CatchupConfig) { c.Interval = -1 }, wantErr: "negative"},
 		{name: "negative overlap", mod: func(c *CatchupConfig) { c.Overlap = -1 }, wantErr: "negative"},
@@ -668,7 +689,7 @@ func TestNewCatchupValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := CatchupConfig{Directory: e.dir, Inbox: e.inbox, Types: DefaultAutoLockTypes()}
+			cfg := CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes()}
 			tt.mod(&cfg)
 			_, err := NewCatchup(cfg)
 			require.ErrorContains(t, err, tt.wantErr)
@@ -676,7 +697,7 @@ func TestNewCatchupValidation(t *testing.T) {
 	}
 
 	t.Run("defaults and duplicate types", func(t *testing.T) {
-		c, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.inbox, Types: []string{EventSuspend, EventSuspend, EventRiskChange}})
+		c, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: []string{EventSuspend, EventSuspend, EventRiskChange}})
 		require.NoError(t, err)
 		assert.Equal(t, `eventType eq "user.lifecycle.suspend" or eventType eq "user.risk.change"`, c.filter)
 		assert.Equal(t, time.Hour, c.lookback)
@@ -690,13 +711,13 @@ func TestNewCatchupValidation(t *testing.T) {
 	t.Run("corrupt checkpoint", func(t *testing.T) {
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, checkpointName), []byte("{"), 0o600))
-		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.inbox, Types: DefaultAutoLockTypes(), StateDir: dir})
+		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes(), StateDir: dir})
 		require.ErrorContains(t, err, "corrupt checkpoint")
 	})
 	t.Run("unreadable state dir", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "file")
 		require.NoError(t, os.WriteFile(file, nil, 0o600))
-		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.inbox, Types: DefaultAutoLockTypes(), StateDir: filepath.Join(file, "sub")})
+		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes(), StateDir: filepath.Join(file, "sub")})
 		require.ErrorContains(t, err, "not a directory")
 	})
 	t.Run("cursor cannot be saved", func(t *testing.T) {

@@ -19,10 +19,4 @@ var (
 	// ErrUnavailable means Okta could not answer now (network error, 5xx,
 	// rate limit); retrying later may succeed.
 	ErrUnavailable = errors.New("okta: unavailable")
-	// ErrInboxFull means admitting the events would exceed the inbox's
-	// pending limit; nothing from that call was admitted.
-	ErrInboxFull = errors.New("okta: inbox full")
-	// ErrInboxClosed is returned by inbox calls after Close, so workers
-	// blocked in Next can stop.
-	ErrInboxClosed = errors.New("okta: inbox closed")
 )

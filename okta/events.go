@@ -53,8 +53,9 @@ type Actor struct {
 }
 
 // Event is one Okta System Log event reduced to what lockbot needs. The JSON
-// tags define the inbox's on-disk format, so renaming one breaks the
-// recovery of events persisted by an older build.
+// tags are the format older builds wrote their event inbox files in, which
+// lockbot's one-time import of that state still reads, so renaming one
+// loses those events on upgrade.
 type Event struct {
 	// UUID is the System Log event UUID, the dedupe key shared by the hook
 	// and the catch-up.
@@ -76,7 +77,7 @@ type Event struct {
 	Source   Source `json:"source"`
 	// Status is the user's Okta status (ACTIVE, SUSPENDED, DEPROVISIONED,
 	// …) as Directory.Enrich last read it; "" until then. An event may
-	// wait in the inbox for a while, so decide on this, not on the event
-	// type alone.
+	// wait a while between admission and handling, so decide on this, not
+	// on the event type alone.
 	Status string `json:"status,omitempty"`
 }

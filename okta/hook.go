@@ -37,8 +37,9 @@ type HookConfig struct {
 	// a count, never an error, so Okta does not retry them). Must not be
 	// empty.
 	Types []string
-	// Inbox receives the kept events: the *Inbox, or any Admitter that
-	// admits durably. Required.
+	// Inbox is the Admitter the kept events are handed to before the 200
+	// goes back, so it must admit durably. Required. (The field keeps
+	// its older name so callers need not change.)
 	Inbox Admitter
 	// Logger receives one line per delivery (default: discarded). The
 	// secret and the authentication header are never logged.
@@ -57,14 +58,14 @@ type HookHandler struct {
 	secretHash [sha256.Size]byte
 	authHeader string // canonical form
 	types      map[string]struct{}
-	inbox      Admitter
+	admitter   Admitter
 	logger     *slog.Logger
 	maxBody    int64
 	onDelivery func(int, int)
 }
 
-// NewHookHandler checks cfg and builds the handler. It fails when Inbox is
-// nil, Types is empty (a hook that ignores everything is a
+// NewHookHandler checks cfg and builds the handler. It fails when Inbox (the
+// Admitter) is nil, Types is empty (a hook that ignores everything is a
 // misconfiguration, not a feature) or AuthHeader is not a usable header
 // name.
 func NewHookHandler(cfg HookConfig) (*HookHandler, error) {
@@ -86,7 +87,7 @@ func NewHookHandler(cfg HookConfig) (*HookHandler, error) {
 		secretHash: sha256.Sum256([]byte(cfg.Secret)),
 		authHeader: textproto.CanonicalMIMEHeaderKey(name),
 		types:      make(map[string]struct{}, len(cfg.Types)),
-		inbox:      cfg.Inbox,
+		admitter:   cfg.Inbox,
 		logger:     cfg.Logger,
 		maxBody:    cfg.MaxBody,
 		onDelivery: cfg.OnDelivery,
@@ -200,7 +201,7 @@ func (h *HookHandler) deliver(w http.ResponseWriter, r *http.Request) (status, a
 		h.logger.Warn("okta hook: cannot read delivery", "err", err)
 		return plain(w, http.StatusBadRequest, "cannot read body"), 0
 	}
-	got, err := h.inbox.Admit(r.Context(), d.events)
+	got, err := h.admitter.Admit(r.Context(), d.events)
 	if err != nil {
 		// 5xx makes Okta retry once; the catch-up recovers it otherwise.
 		h.logger.Error("okta hook: cannot admit events", "events", len(d.events), "err", err)
