@@ -245,4 +245,3 @@ func TestBurstKilledMidwayLocksEveryDeviceOnceAfterRestart(t *testing.T) {
 		}
 	}
 }
-
