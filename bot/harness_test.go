@@ -188,7 +188,7 @@ func (h *harness) start() {
 	h.bot, err = New(h.cfg, deps)
 	require.NoError(t, err)
 	hook, err := okta.NewHookHandler(okta.HookConfig{Secret: "hook-secret",
-		Types: append(append([]string(nil), h.cfg.Flow.AutoLockEvents...), h.cfg.Flow.ApproveEvents...), Inbox: h.bot.Flow(), Logger: h.logger})
+		Types: append(append([]string(nil), h.cfg.Flow.AutoLockEvents...), h.cfg.Flow.ApproveEvents...), Admitter: h.bot.Flow(), Logger: h.logger})
 	require.NoError(t, err)
 	h.hook = hook
 	ctx, cancel := context.WithCancel(context.Background())

@@ -40,18 +40,17 @@ const (
 // CatchupConfig configures the System Log catch-up.
 type CatchupConfig struct {
 	Directory *Directory
-	// Inbox is the Admitter the recovered events are handed to; it must
+	// Admitter is where the recovered events are handed to; it must
 	// dedupe by event UUID, because every poll re-reads events the hook
-	// already delivered. Required. (The field keeps its older name so
-	// callers need not change.)
-	Inbox Admitter
+	// already delivered. Required.
+	Admitter Admitter
 	// Types are the event types to recover; the same list as the hook's.
 	Types []string
-	// Cursors persists where the catch-up is in the System Log. Default:
-	// a FileCursorStore in StateDir, or memory only when StateDir is "".
+	// Cursors persists where the catch-up is in the System Log, so a
+	// restart resumes where the last poll stopped. Required: there is no
+	// in-memory default, which would silently start over from Lookback
+	// after every restart and miss what happened while the bot was down.
 	Cursors CursorStore
-	// StateDir holds okta-catchup.json when Cursors is nil.
-	StateDir string
 	// Lookback is how far back the first poll reads when nothing is saved
 	// yet (default 1h).
 	Lookback time.Duration
@@ -59,7 +58,8 @@ type CatchupConfig struct {
 	Interval time.Duration
 	// Overlap is how far before the newest event seen a new polling query
 	// starts when there is no usable cursor (default 10m): after a refused
-	// cursor, and after an old checkpoint file. Dedupe drops what is read
+	// cursor, and from a saved Cursor with only Newest (as lockbot's import
+	// of an older build's checkpoint saves). Dedupe drops what is read
 	// twice.
 	Overlap time.Duration
 	// Retention is how far back the org's System Log reaches (default 90
@@ -117,13 +117,15 @@ type Catchup struct {
 	health pollHealth
 }
 
-// NewCatchup checks cfg and opens the cursor file in StateDir, if any.
+// NewCatchup checks cfg. The cursor is loaded by the first Poll.
 func NewCatchup(cfg CatchupConfig) (*Catchup, error) {
 	switch {
 	case cfg.Directory == nil:
 		return nil, errors.New("okta: catch-up: Directory is required")
-	case cfg.Inbox == nil:
-		return nil, errors.New("okta: catch-up: Inbox is required")
+	case cfg.Admitter == nil:
+		return nil, errors.New("okta: catch-up: Admitter is required")
+	case cfg.Cursors == nil:
+		return nil, errors.New("okta: catch-up: Cursors is required")
 	case len(cfg.Types) == 0:
 		return nil, errors.New("okta: catch-up: Types is empty")
 	case cfg.Interval < 0 || cfg.Lookback < 0 || cfg.Overlap < 0 || cfg.Retention < 0 || cfg.FailingAfter < 0:
@@ -131,7 +133,7 @@ func NewCatchup(cfg CatchupConfig) (*Catchup, error) {
 	}
 	c := &Catchup{
 		dir:         cfg.Directory,
-		admitter:    cfg.Inbox,
+		admitter:    cfg.Admitter,
 		cursors:     cfg.Cursors,
 		types:       make(map[string]struct{}, len(cfg.Types)),
 		lookback:    cmp.Or(cfg.Lookback, defaultLookback),
@@ -166,17 +168,6 @@ func NewCatchup(cfg CatchupConfig) (*Catchup, error) {
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
-	}
-	if c.cursors == nil {
-		if cfg.StateDir == "" {
-			c.cursors = &memoryCursors{}
-		} else {
-			store, err := OpenFileCursorStore(cfg.StateDir)
-			if err != nil {
-				return nil, err
-			}
-			c.cursors = store
-		}
 	}
 	return c, nil
 }
@@ -434,6 +425,11 @@ func (c *Catchup) Run(ctx context.Context) error {
 	if c.interval <= 0 {
 		return nil
 	}
+	// Run starts each time this replica wins the lead; another may have
+	// moved the shared cursor meanwhile, so it is read again.
+	c.mu.Lock()
+	c.loaded = false
+	c.mu.Unlock()
 	for {
 		n, err := c.Poll(ctx)
 		if ctx.Err() != nil {

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -82,8 +81,8 @@ type catchupEnv struct {
 	org      *oktatest.Server
 	dir      *Directory
 	admitter *testAdmitter
-	clock    *fakeClock // the org's clock, and the catch-up's unless a test says otherwise
-	state    string
+	clock    *fakeClock   // the org's clock, and the catch-up's unless a test says otherwise
+	cursors  *testCursors // shared by every catch-up of the env, as the store is across restarts
 	logs     bytes.Buffer
 	counted  []int
 	reports  []PollReport
@@ -94,14 +93,14 @@ func newCatchupEnv(t *testing.T, opts ...oktatest.Option) *catchupEnv {
 	org := newOrg(t, append([]oktatest.Option{oktatest.WithClock(clock.Now)}, opts...)...)
 	return &catchupEnv{
 		org: org, dir: newTestDirectory(t, org), admitter: newTestAdmitter(),
-		clock: clock, state: t.TempDir(),
+		clock: clock, cursors: newTestCursors(),
 	}
 }
 
 func (e *catchupEnv) catchup(t *testing.T, mod ...func(*CatchupConfig)) *Catchup {
 	t.Helper()
 	cfg := CatchupConfig{
-		Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes(), StateDir: e.state,
+		Directory: e.dir, Admitter: e.admitter, Types: DefaultAutoLockTypes(), Cursors: e.cursors,
 		Interval: 5 * time.Minute, Now: e.clock.Now, Logger: newTextLogger(&e.logs),
 		OnRecovered: func(n int) { e.counted = append(e.counted, n) },
 		OnPoll:      func(r PollReport) { e.reports = append(e.reports, r) },
@@ -124,19 +123,7 @@ func (e *catchupEnv) log(t *testing.T, evs ...json.RawMessage) {
 
 func (e *catchupEnv) savedCursor(t *testing.T) Cursor {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(e.state, checkpointName))
-	if os.IsNotExist(err) {
-		return Cursor{}
-	}
-	require.NoError(t, err)
-	c, err := parseCursorFile(data)
-	require.NoError(t, err)
-	return c
-}
-
-func (e *catchupEnv) writeCursorFile(t *testing.T, content string) {
-	t.Helper()
-	require.NoError(t, os.WriteFile(filepath.Join(e.state, checkpointName), []byte(content), 0o600))
+	return e.cursors.get(t)
 }
 
 func sinceParam(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -178,9 +165,6 @@ func TestCatchupPollFollowsNextLinks(t *testing.T) {
 	cur := e.savedCursor(t)
 	assert.Equal(t, reqs[2], nextQuery(t, cur.Next), "the last next link is the cursor")
 	assert.Equal(t, ts("2024-05-06T09:15:00Z"), cur.Newest)
-	raw, err := os.ReadFile(filepath.Join(e.state, checkpointName))
-	require.NoError(t, err)
-	assert.Contains(t, string(raw), `"checkpoint":"2024-05-06T09:15:00Z"`, "an older build can still start from it")
 	require.Len(t, e.reports, 1)
 	assert.Equal(t, PollReport{Recovered: 3, LastSuccess: start}, e.reports[0])
 }
@@ -194,7 +178,7 @@ func TestCatchupResumesFromCursorAfterRestart(t *testing.T) {
 
 	e.clock.Advance(3 * time.Hour) // down for a while; Okta logged events meanwhile
 	e.log(t, catchupEvents(t)...)
-	n, err := e.catchup(t).Poll(context.Background()) // a new process, same state dir
+	n, err := e.catchup(t).Poll(context.Background()) // a new process, same store
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
 
@@ -286,10 +270,8 @@ func TestCatchupUnusableSavedCursor(t *testing.T) {
 	for _, next := range []string{"https://evil.example/api/v1/logs?after=1", "/api/v1/users?after=1", "/api/v1/logs?since=x&after=1", "%zz"} {
 		t.Run(next, func(t *testing.T) {
 			e := newCatchupEnv(t)
-			body, err := json.Marshal(map[string]any{"next": next, "newest": "2024-05-06T11:00:00Z"})
-			require.NoError(t, err)
-			e.writeCursorFile(t, string(body))
-			_, err = e.catchup(t).Poll(context.Background())
+			e.cursors.seed(t, Cursor{Next: next, Newest: ts("2024-05-06T11:00:00Z")})
+			_, err := e.catchup(t).Poll(context.Background())
 			require.NoError(t, err)
 			reqs := e.org.Requests()
 			require.Len(t, reqs, 1)
@@ -314,13 +296,16 @@ func TestCatchupTypesChangedRestartsQuery(t *testing.T) {
 	assert.Contains(t, e.logs.String(), "event types changed")
 }
 
-func TestCatchupReadsOldCheckpointFile(t *testing.T) {
+// TestCatchupStartsBeforeNewestWithoutNext: a saved Cursor with only
+// Newest, as lockbot's import of an older build's checkpoint saves, starts a
+// polling query Overlap before it.
+func TestCatchupStartsBeforeNewestWithoutNext(t *testing.T) {
 	e := newCatchupEnv(t)
-	e.writeCursorFile(t, `{"checkpoint":"2024-05-06T11:30:00Z"}`)
+	e.cursors.seed(t, Cursor{Newest: ts("2024-05-06T11:30:00Z")})
 	_, err := e.catchup(t).Poll(context.Background())
 	require.NoError(t, err)
 	reqs := logQueries(e.org)
-	assert.Equal(t, sinceParam(ts("2024-05-06T11:20:00Z")), reqs[0].Get("since"), "the checkpoint minus the overlap, as before")
+	assert.Equal(t, sinceParam(ts("2024-05-06T11:20:00Z")), reqs[0].Get("since"), "Newest minus the overlap, as before")
 	cur := e.savedCursor(t)
 	assert.NotEmpty(t, cur.Next, "from now on it follows the cursor")
 	assert.Equal(t, ts("2024-05-06T11:30:00Z"), cur.Newest)
@@ -331,12 +316,12 @@ func TestCatchupStartIsCappedAtRetention(t *testing.T) {
 	tests := []struct {
 		name         string
 		orgRetention time.Duration
-		file         string
+		saved        Cursor
 		mod          func(*CatchupConfig)
 		wantSince    time.Duration // before now
 		wantErr      bool
 	}{
-		{name: "old checkpoint", file: `{"checkpoint":"2023-10-01T00:00:00Z"}`, wantSince: 90*day - time.Hour},
+		{name: "old newest", saved: Cursor{Newest: ts("2023-10-01T00:00:00Z")}, wantSince: 90*day - time.Hour},
 		{name: "long lookback", mod: func(c *CatchupConfig) { c.Lookback = 200 * day }, wantSince: 90*day - time.Hour},
 		{
 			name: "shorter org retention, configured", orgRetention: 30 * day,
@@ -356,9 +341,7 @@ func TestCatchupStartIsCappedAtRetention(t *testing.T) {
 				opts = append(opts, oktatest.WithRetention(tt.orgRetention))
 			}
 			e := newCatchupEnv(t, opts...)
-			if tt.file != "" {
-				e.writeCursorFile(t, tt.file)
-			}
+			e.cursors.seed(t, tt.saved)
 			mod := func(*CatchupConfig) {}
 			if tt.mod != nil {
 				mod = tt.mod
@@ -382,7 +365,7 @@ func TestCatchupStartIsCappedAtRetention(t *testing.T) {
 // moves it inside by the Date Okta sent, once.
 func TestCatchupRetentionRefusalMovesStartByOktasClock(t *testing.T) {
 	e := newCatchupEnv(t)
-	e.writeCursorFile(t, `{"checkpoint":"2023-10-01T00:00:00Z"}`)
+	e.cursors.seed(t, Cursor{Newest: ts("2023-10-01T00:00:00Z")})
 	e.log(t, catchupEvents(t)...)
 	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Now = func() time.Time { return e.clock.Now().Add(-2 * time.Hour) } })
 	n, err := c.Poll(context.Background())
@@ -509,9 +492,41 @@ func TestCatchupAdmitFailureSavesNothing(t *testing.T) {
 	require.ErrorIs(t, err, errTestAdmitterFull)
 	assert.Zero(t, n)
 	assert.Equal(t, Cursor{}, e.savedCursor(t), "the cursor never passes unadmitted events")
+	_, saves := e.cursors.counts()
+	assert.Zero(t, saves)
 	assert.Empty(t, e.counted)
 	require.Len(t, e.reports, 1)
 	require.ErrorIs(t, e.reports[0].Err, errTestAdmitterFull)
+}
+
+// TestCatchupLoadFailure: a cursor that cannot be loaded fails the poll
+// before Okta is asked anything; the next poll loads it again and resumes.
+func TestCatchupLoadFailure(t *testing.T) {
+	e := newCatchupEnv(t)
+	_, err := e.catchup(t).Poll(context.Background())
+	require.NoError(t, err)
+	saved := e.savedCursor(t)
+	require.NotEmpty(t, saved.Next)
+
+	c := e.catchup(t) // a new process
+	errDown := errors.New("store is down")
+	e.cursors.failLoads(errDown)
+	_, err = c.Poll(context.Background())
+	require.ErrorIs(t, err, errDown)
+	assert.ErrorContains(t, err, "okta: catch-up: load cursor")
+	assert.Len(t, logQueries(e.org), 1, "no request without the cursor")
+	require.Len(t, e.reports, 2)
+	assert.ErrorIs(t, e.reports[1].Err, errDown)
+	assert.Equal(t, saved, e.savedCursor(t))
+
+	e.cursors.failLoads(nil)
+	e.log(t, catchupEvents(t)...)
+	n, err := c.Poll(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	reqs := logQueries(e.org)
+	require.Len(t, reqs, 3)
+	assert.Equal(t, nextQuery(t, saved.Next), reqs[1], "resumes from the saved cursor")
 }
 
 func TestCatchupPageBound(t *testing.T) {
@@ -597,7 +612,7 @@ func TestCatchupCancelledPollIsNotReported(t *testing.T) {
 func TestCatchupDedupesWithHook(t *testing.T) {
 	e := newCatchupEnv(t)
 	e.log(t, catchupEvents(t)...)
-	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Inbox: e.admitter})
+	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Admitter: e.admitter})
 	require.NoError(t, err)
 
 	// The hook delivered the first event before the catch-up ran.
@@ -625,36 +640,6 @@ func TestCatchupDedupesWithHook(t *testing.T) {
 	assert.Equal(t, []delivery{{200, 0}}, got)
 }
 
-func TestCatchupMemoryOnlyCursor(t *testing.T) {
-	e := newCatchupEnv(t)
-	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.StateDir = ""; cfg.Lookback = 2 * time.Hour })
-	_, err := c.Poll(context.Background())
-	require.NoError(t, err)
-	_, err = c.Poll(context.Background())
-	require.NoError(t, err)
-	reqs := logQueries(e.org)
-	assert.Equal(t, sinceParam(e.clock.Now().Add(-2*time.Hour)), reqs[0].Get("since"))
-	assert.NotEmpty(t, reqs[1].Get("after"), "the cursor is kept in memory")
-	entries, err := os.ReadDir(e.state)
-	require.NoError(t, err)
-	assert.Empty(t, entries)
-}
-
-func TestCatchupCursorsOption(t *testing.T) {
-	e := newCatchupEnv(t)
-	other := t.TempDir()
-	store, err := OpenFileCursorStore(other)
-	require.NoError(t, err)
-	c := e.catchup(t, func(cfg *CatchupConfig) { cfg.Cursors = store })
-	_, err = c.Poll(context.Background())
-	require.NoError(t, err)
-	cur, err := store.LoadCursor(context.Background())
-	require.NoError(t, err)
-	assert.NotEmpty(t, cur.Next)
-	assert.FileExists(t, filepath.Join(other, checkpointName))
-	assert.NoFileExists(t, filepath.Join(e.state, checkpointName), "Cursors wins over StateDir")
-}
-
 func TestCatchupEnrichRecovered(t *testing.T) {
 	e := newCatchupEnv(t)
 	e.log(t, catchupEvents(t)...)
@@ -677,7 +662,8 @@ func TestNewCatchupValidation(t *testing.T) {
 		wantErr string
 	}{
 		{name: "no directory", mod: func(c *CatchupConfig) { c.Directory = nil }, wantErr: "Directory is required"},
-		{name: "no admitter", mod: func(c *CatchupConfig) { c.Inbox = nil }, wantErr: "Inbox is required"},
+		{name: "no admitter", mod: func(c *CatchupConfig) { c.Admitter = nil }, wantErr: "Admitter is required"},
+		{name: "no cursors", mod: func(c *CatchupConfig) { c.Cursors = nil }, wantErr: "Cursors is required"},
 		{name: "no types", mod: func(c *CatchupConfig) { c.Types = nil }, wantErr: "Types is empty"},
 		{name: "negative interval", mod: func(c *CatchupConfig) { c.Interval = -1 }, wantErr: "negative"},
 		{name: "negative overlap", mod: func(c *CatchupConfig) { c.Overlap = -1 }, wantErr: "negative"},
@@ -689,7 +675,7 @@ func TestNewCatchupValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes()}
+			cfg := CatchupConfig{Directory: e.dir, Admitter: e.admitter, Types: DefaultAutoLockTypes(), Cursors: e.cursors}
 			tt.mod(&cfg)
 			_, err := NewCatchup(cfg)
 			require.ErrorContains(t, err, tt.wantErr)
@@ -697,66 +683,30 @@ func TestNewCatchupValidation(t *testing.T) {
 	}
 
 	t.Run("defaults and duplicate types", func(t *testing.T) {
-		c, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: []string{EventSuspend, EventSuspend, EventRiskChange}})
+		c, err := NewCatchup(CatchupConfig{
+			Directory: e.dir, Admitter: e.admitter, Types: []string{EventSuspend, EventSuspend, EventRiskChange}, Cursors: e.cursors,
+		})
 		require.NoError(t, err)
 		assert.Equal(t, `eventType eq "user.lifecycle.suspend" or eventType eq "user.risk.change"`, c.filter)
 		assert.Equal(t, time.Hour, c.lookback)
 		assert.Equal(t, 10*time.Minute, c.overlap)
 		assert.Equal(t, 90*24*time.Hour, c.retention)
 		assert.Equal(t, 3, c.health.failingAfter)
-		assert.IsType(t, &memoryCursors{}, c.cursors)
+		assert.Same(t, e.cursors, c.cursors)
 		assert.NotNil(t, c.now)
 		assert.NotNil(t, c.logger)
 	})
-	t.Run("corrupt checkpoint", func(t *testing.T) {
-		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, checkpointName), []byte("{"), 0o600))
-		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes(), StateDir: dir})
-		require.ErrorContains(t, err, "corrupt checkpoint")
-	})
-	t.Run("unreadable state dir", func(t *testing.T) {
-		file := filepath.Join(t.TempDir(), "file")
-		require.NoError(t, os.WriteFile(file, nil, 0o600))
-		_, err := NewCatchup(CatchupConfig{Directory: e.dir, Inbox: e.admitter, Types: DefaultAutoLockTypes(), StateDir: filepath.Join(file, "sub")})
-		require.ErrorContains(t, err, "not a directory")
-	})
 	t.Run("cursor cannot be saved", func(t *testing.T) {
-		state := filepath.Join(t.TempDir(), "state")
-		c := e.catchup(t, func(cfg *CatchupConfig) { cfg.StateDir = state })
-		require.NoError(t, os.WriteFile(state, nil, 0o600)) // the state dir became a file
+		e := newCatchupEnv(t)
+		c := e.catchup(t)
+		errDown := errors.New("store is down")
+		e.cursors.failSaves(errDown)
 		_, err := c.Poll(context.Background())
+		require.ErrorIs(t, err, errDown)
 		require.ErrorContains(t, err, "okta: catch-up: save cursor")
 		assert.Equal(t, Cursor{}, c.cur, "not advanced in memory either")
+		assert.Equal(t, Cursor{}, e.savedCursor(t))
 	})
-}
-
-func TestFileCursorStore(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "new")
-	s, err := OpenFileCursorStore(dir)
-	require.NoError(t, err)
-	cur, err := s.LoadCursor(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, Cursor{}, cur, "nothing saved yet")
-
-	want := Cursor{Next: "/api/v1/logs?after=abc&limit=1000", Newest: ts("2024-05-06T09:15:00.123Z")}
-	require.NoError(t, s.SaveCursor(ctx, want))
-	info, err := os.Stat(filepath.Join(dir, checkpointName))
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
-
-	s2, err := OpenFileCursorStore(dir)
-	require.NoError(t, err)
-	got, err := s2.LoadCursor(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, want.Next, got.Next)
-	assert.True(t, want.Newest.Equal(got.Newest))
-
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	require.ErrorIs(t, s2.SaveCursor(cctx, Cursor{}), context.Canceled)
-	_, err = s2.LoadCursor(cctx)
-	require.ErrorIs(t, err, context.Canceled)
 }
 
 func TestCatchupRun(t *testing.T) {
@@ -962,4 +912,29 @@ func FuzzNextLogsPage(f *testing.F) {
 			assert.True(t, usableCursor(got), "a cursor that is saved is one that is resumed")
 		}
 	})
+}
+
+// TestCatchupRunRereadsTheSharedCursor: each Run is a new lead, and while
+// this replica did not hold it another moved the shared cursor; the new
+// Run resumes from there, not from what this replica last saw.
+func TestCatchupRunRereadsTheSharedCursor(t *testing.T) {
+	e := newCatchupEnv(t)
+	c := e.catchup(t)
+	runOnce := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		c.sleep = func(ctx context.Context, _ time.Duration) error { cancel(); return ctx.Err() }
+		require.NoError(t, c.Run(ctx))
+	}
+	runOnce()
+	mine := e.savedCursor(t)
+	require.NotEmpty(t, mine.Next)
+
+	// Another replica polled on and saved a cursor further on.
+	theirs := Cursor{Newest: e.clock.Now().Add(-time.Minute)}
+	e.cursors.seed(t, theirs)
+	runOnce()
+	reqs := logQueries(e.org)
+	require.Len(t, reqs, 2)
+	assert.Equal(t, sinceParam(theirs.Newest.Add(-defaultOverlap)), reqs[1].Get("since"), "resumes from the shared cursor")
 }

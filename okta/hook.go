@@ -37,10 +37,9 @@ type HookConfig struct {
 	// a count, never an error, so Okta does not retry them). Must not be
 	// empty.
 	Types []string
-	// Inbox is the Admitter the kept events are handed to before the 200
-	// goes back, so it must admit durably. Required. (The field keeps
-	// its older name so callers need not change.)
-	Inbox Admitter
+	// Admitter is where the kept events are handed to before the 200 goes
+	// back, so it must admit durably. Required.
+	Admitter Admitter
 	// Logger receives one line per delivery (default: discarded). The
 	// secret and the authentication header are never logged.
 	Logger *slog.Logger
@@ -64,13 +63,13 @@ type HookHandler struct {
 	onDelivery func(int, int)
 }
 
-// NewHookHandler checks cfg and builds the handler. It fails when Inbox (the
-// Admitter) is nil, Types is empty (a hook that ignores everything is a
+// NewHookHandler checks cfg and builds the handler. It fails when Admitter is
+// nil, Types is empty (a hook that ignores everything is a
 // misconfiguration, not a feature) or AuthHeader is not a usable header
 // name.
 func NewHookHandler(cfg HookConfig) (*HookHandler, error) {
-	if cfg.Inbox == nil {
-		return nil, errors.New("okta: hook: Inbox is required")
+	if cfg.Admitter == nil {
+		return nil, errors.New("okta: hook: Admitter is required")
 	}
 	if len(cfg.Types) == 0 {
 		return nil, errors.New("okta: hook: Types is empty; no event would ever be kept")
@@ -87,7 +86,7 @@ func NewHookHandler(cfg HookConfig) (*HookHandler, error) {
 		secretHash: sha256.Sum256([]byte(cfg.Secret)),
 		authHeader: textproto.CanonicalMIMEHeaderKey(name),
 		types:      make(map[string]struct{}, len(cfg.Types)),
-		admitter:   cfg.Inbox,
+		admitter:   cfg.Admitter,
 		logger:     cfg.Logger,
 		maxBody:    cfg.MaxBody,
 		onDelivery: cfg.OnDelivery,

@@ -29,7 +29,7 @@ type delivery struct {
 func newTestHook(t *testing.T, cfg HookConfig, admitOpts ...testAdmitterOption) (*HookHandler, *testAdmitter, *[]delivery, *bytes.Buffer) {
 	t.Helper()
 	in := newTestAdmitter(admitOpts...)
-	cfg.Inbox = in
+	cfg.Admitter = in
 	if cfg.Types == nil {
 		cfg.Types = DefaultAutoLockTypes()
 	}
@@ -314,18 +314,18 @@ func TestHookCancelledRequestAdmitsNothing(t *testing.T) {
 func TestNewHookHandlerValidation(t *testing.T) {
 	in := newTestAdmitter()
 	for _, name := range []string{"Bad Header", "X-Ünicode", "x:y", "Content-Type", "X-Okta-Verification-Challenge", "accept"} {
-		_, err := NewHookHandler(HookConfig{Secret: hookSecret, AuthHeader: name, Inbox: in, Types: DefaultAutoLockTypes()})
+		_, err := NewHookHandler(HookConfig{Secret: hookSecret, AuthHeader: name, Admitter: in, Types: DefaultAutoLockTypes()})
 		require.ErrorContains(t, err, "AuthHeader", "%q", name)
 	}
-	h, err := NewHookHandler(HookConfig{Secret: hookSecret, AuthHeader: "x-okta-secret_1", Inbox: in, Types: DefaultAutoLockTypes()})
+	h, err := NewHookHandler(HookConfig{Secret: hookSecret, AuthHeader: "x-okta-secret_1", Admitter: in, Types: DefaultAutoLockTypes()})
 	require.NoError(t, err)
 	assert.Equal(t, "X-Okta-Secret_1", h.authHeader)
 	_, err = NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes()})
-	require.ErrorContains(t, err, "Inbox is required")
-	_, err = NewHookHandler(HookConfig{Secret: hookSecret, Inbox: in})
+	require.ErrorContains(t, err, "Admitter is required")
+	_, err = NewHookHandler(HookConfig{Secret: hookSecret, Admitter: in})
 	require.ErrorContains(t, err, "Types is empty")
 
-	h, err = NewHookHandler(HookConfig{Inbox: in, Types: DefaultAutoLockTypes()})
+	h, err = NewHookHandler(HookConfig{Admitter: in, Types: DefaultAutoLockTypes()})
 	require.NoError(t, err, "no secret is valid: the endpoint answers 404")
 	assert.Equal(t, int64(8<<20), h.maxBody)
 	assert.Equal(t, "Authorization", h.authHeader)
@@ -373,7 +373,7 @@ func BenchmarkHookPost8MiB(b *testing.B) {
 
 func benchmarkHookPost(b *testing.B, n int) {
 	in := newTestAdmitter()
-	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Inbox: in})
+	h, err := NewHookHandler(HookConfig{Secret: hookSecret, Types: DefaultAutoLockTypes(), Admitter: in})
 	require.NoError(b, err)
 	lat := make([]time.Duration, 0, b.N)
 	var bodyBytes int

@@ -105,7 +105,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if dir != nil && cfg.CatchupInterval > 0 {
 		flow := a.bot.Flow()
 		a.catchup, err = okta.NewCatchup(okta.CatchupConfig{
-			Directory: dir, Inbox: flow, Types: hookTypes(cfg), Cursors: lockflow.Cursors{Store: a.store},
+			Directory: dir, Admitter: flow, Types: hookTypes(cfg), Cursors: lockflow.Cursors{Store: a.store},
 			Lookback: cfg.CatchupLookback, Interval: cfg.CatchupInterval, Logger: log,
 			OnRecovered: a.metrics.catchupRecovered,
 			OnPoll: func(r okta.PollReport) {
@@ -118,7 +118,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 	}
 	hook, err := okta.NewHookHandler(okta.HookConfig{
-		Secret: cfg.OktaHookSecret.value(), AuthHeader: cfg.OktaHookAuthHeader, Types: hookTypes(cfg), Inbox: a.bot.Flow(),
+		Secret: cfg.OktaHookSecret.value(), AuthHeader: cfg.OktaHookAuthHeader, Types: hookTypes(cfg), Admitter: a.bot.Flow(),
 		Logger: log, OnDelivery: a.metrics.hookDelivery,
 	})
 	if err != nil {
