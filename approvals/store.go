@@ -19,7 +19,8 @@ type Store interface {
 	// one after the other and no change is lost. If fn returns an error,
 	// nothing is written and Update returns that error. A store may run fn
 	// again when it must retry a transaction that conflicted with another,
-	// so fn must have no effect outside tx.
+	// so fn must have no effect outside tx. A store whose writers queue
+	// serves those whose ctx is marked Urgent first.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn in a read-only transaction that sees one consistent
 	// state. Writes inside it fail.

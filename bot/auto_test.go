@@ -19,6 +19,12 @@ import (
 // every post shows what the store says.
 func (h *harness) settled() {
 	h.t.Helper()
+	h.settledWithin(20 * time.Second)
+}
+
+// settledWithin is settled with a deadline of its own, for bursts.
+func (h *harness) settledWithin(limit time.Duration) {
+	h.t.Helper()
 	var why string
 	require.Eventually(h.t, func() bool {
 		why = ""
@@ -48,7 +54,7 @@ func (h *harness) settled() {
 			return nil
 		})
 		return err == nil && why == ""
-	}, 20*time.Second, 5*time.Millisecond, "not settled: %s", why)
+	}, limit, 5*time.Millisecond, "not settled: %s", why)
 }
 
 func TestAutoLockReportAndReveal(t *testing.T) {

@@ -28,8 +28,9 @@ func (b *Bot) onInteraction(ctx context.Context, envelopeID string, cb slack.Int
 	}
 	b.clicks.Go(func() {
 		// The click is handled even if the bot is stopping: it is one
-		// short transaction and the person is looking at the card.
-		ctx := context.WithoutCancel(ctx)
+		// short transaction and the person is looking at the card, so its
+		// writes go ahead of the tasks'.
+		ctx := approvals.Urgent(context.WithoutCancel(ctx))
 		first := false
 		err := b.store.Update(ctx, func(tx approvals.Tx) error {
 			var err error

@@ -47,7 +47,8 @@ func (b *Bot) onSlashCommand(ctx context.Context, envelopeID string, sc slack.Sl
 		Reply: approvals.ReplyTo{User: sc.UserID, Channel: sc.ChannelID, ResponseURL: sc.ResponseURL},
 	}
 	fresh := false
-	err = b.store.Update(ctx, func(tx approvals.Tx) error {
+	// Slack waits for the ack, which waits for this write.
+	err = b.store.Update(approvals.Urgent(ctx), func(tx approvals.Tx) error {
 		var err error
 		if fresh, err = tx.AdmitTrigger(t); err != nil || !fresh {
 			return err

@@ -48,9 +48,18 @@ type Options struct {
 	StopGrace time.Duration
 }
 
+// readers is how many connections serve View at once.
+const readers = 4
+
 // Store is the SQLite approvals.Store. Create it with Open.
 type Store struct {
-	db     *sql.DB
+	db *sql.DB
+	// rdb serves View: WAL lets readers run beside the one writer, so
+	// reads do not queue for db's single connection behind the writes
+	// (and the hook's admissions) of a burst. Nil in OpenReadOnly, whose
+	// db is read-only already.
+	rdb    *sql.DB
+	gate   writeGate // orders the writers of Update
 	driver *riversqlite.Driver
 	lock   *dirLock
 	path   string
@@ -114,6 +123,16 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return nil, s.fail(err)
 	}
+	// Opened after prepare, so the file is in WAL mode already.
+	rdb, err := sql.Open("sqlite", "file:"+(&url.URL{Path: s.path}).EscapedPath()+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, s.fail(fmt.Errorf("sqlite: open %s: %w", s.name(), err))
+	}
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+	s.rdb = rdb
 	s.driver = riversqlite.New(db)
 	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: s.riverLogger()})
 	if err != nil {
@@ -168,6 +187,9 @@ func (s *Store) name() string { return s.path }
 func (s *Store) fail(err error) error {
 	if s.db != nil {
 		_ = s.db.Close()
+	}
+	if s.rdb != nil {
+		_ = s.rdb.Close()
 	}
 	_ = s.lock.release()
 	return err
@@ -251,6 +273,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	err := s.db.Close()
+	if s.rdb != nil {
+		err = errors.Join(err, s.rdb.Close())
+	}
 	if lerr := s.lock.release(); err == nil {
 		err = lerr
 	}

@@ -19,33 +19,44 @@ const maxEventIDLen = 256
 // Events without a usable UUID are skipped. It is the okta.Admitter of the
 // event hook and the System Log catch-up.
 func (f *Flow) Admit(ctx context.Context, evs []okta.Event) ([]okta.Event, error) {
-	var admitted []okta.Event
+	return f.admits.do(ctx, evs, f.admitBatch)
+}
+
+// admitBatch admits the events of several calls in one transaction. A
+// failure fails them all: none was admitted, and each hook answers 503.
+func (f *Flow) admitBatch(calls []*admitCall) {
+	// The transaction outlives any one caller: their contexts were live
+	// when the batch formed, and cancelling a commit half-way helps nobody.
+	ctx := approvals.Urgent(context.WithoutCancel(calls[0].ctx))
 	err := f.store.Update(ctx, func(tx approvals.Tx) error {
-		admitted = admitted[:0]
 		now := f.now()
-		for _, ev := range evs {
-			if ev.UUID == "" || len(ev.UUID) > maxEventIDLen || !utf8.ValidString(ev.UUID) {
-				continue
+		for _, c := range calls {
+			c.admitted = c.admitted[:0]
+			for _, ev := range c.evs {
+				if ev.UUID == "" || len(ev.UUID) > maxEventIDLen || !utf8.ValidString(ev.UUID) {
+					continue
+				}
+				t := TriggerOf(ev, now)
+				fresh, err := tx.AdmitTrigger(t)
+				if err != nil {
+					return err
+				}
+				if !fresh {
+					continue
+				}
+				if err := tx.Enqueue(approvals.Task{Kind: approvals.TaskTrigger, Key: t.ID}); err != nil {
+					return err
+				}
+				c.admitted = append(c.admitted, ev)
 			}
-			t := TriggerOf(ev, now)
-			fresh, err := tx.AdmitTrigger(t)
-			if err != nil {
-				return err
-			}
-			if !fresh {
-				continue
-			}
-			if err := tx.Enqueue(approvals.Task{Kind: approvals.TaskTrigger, Key: t.ID}); err != nil {
-				return err
-			}
-			admitted = append(admitted, ev)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	for _, c := range calls {
+		if err != nil {
+			c.admitted, c.err = nil, err
+		}
 	}
-	return admitted, nil
 }
 
 // TriggerOf is the trigger an Okta event becomes, admitted at now.

@@ -120,6 +120,7 @@ type Flow struct {
 	metrics Metrics
 	now     func() time.Time
 	sweeps  *sweeper
+	admits  admitGroup
 }
 
 // New checks deps and builds a Flow.

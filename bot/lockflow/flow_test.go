@@ -1,9 +1,11 @@
 package lockflow_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -291,4 +293,56 @@ func TestApproveRouteOpensARequest(t *testing.T) {
 	assert.Len(t, reqs[0].Devices, 2)
 	assert.Equal(t, lockflow.OktaRequester, reqs[0].Requester)
 	assert.Zero(t, w.kandji.LockPosts("bob-mac"))
+}
+
+// TestConcurrentAdmissionsAdmitEachEventOnce: deliveries that race (Okta
+// retrying while the first try is still being answered, the catch-up
+// reading the same events) admit every event exactly once between them,
+// and each admitted event has its trigger stored.
+func TestConcurrentAdmissionsAdmitEachEventOnce(t *testing.T) {
+	w := newWorld(t, tenant)
+	const callers, events = 20, 10
+	got := make([][]okta.Event, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			// Callers overlap in pairs: caller i sends events of block i/2.
+			var evs []okta.Event
+			for j := range events {
+				evs = append(evs, event(fmt.Sprintf("race-%d-%d", i/2, j), okta.EventSuspend, "00ubob", "bob@corp.com"))
+			}
+			var err error
+			got[i], err = w.flow.Admit(t.Context(), evs)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, g := range got {
+		for _, ev := range g {
+			seen[ev.UUID]++
+		}
+	}
+	assert.Len(t, seen, callers/2*events, "every event admitted")
+	for id, n := range seen {
+		assert.Equal(t, 1, n, "%s admitted once", id)
+	}
+	require.NoError(t, w.store.View(t.Context(), func(tx approvals.Tx) error {
+		for id := range seen {
+			_, err := tx.Trigger("okta:" + id)
+			assert.NoError(t, err, id)
+		}
+		return nil
+	}))
+}
+
+// TestAdmitAfterTheCallerGaveUpAdmitsNothing: the hook's request ended (Okta
+// timed out), so nothing is admitted and Okta's retry brings the event.
+func TestAdmitAfterTheCallerGaveUpAdmitsNothing(t *testing.T) {
+	w := newWorld(t, tenant)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := w.flow.Admit(ctx, []okta.Event{event("late", okta.EventSuspend, "00ubob", "bob@corp.com")})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Len(t, w.admit(event("late", okta.EventSuspend, "00ubob", "bob@corp.com")), 1, "the retry is admitted")
 }
