@@ -9,7 +9,7 @@ import (
 )
 
 func TestUsersFromOtherOrganisations(t *testing.T) {
-	fake := newFake(t, WithUsers(
+	fake := newFake(t, WithBotScopes(append(ManifestScopes(), "users:read.email")...), WithUsers(
 		User{ID: "USTRANGE", Name: "stranger", RealName: "Sam Stranger", Email: "sam@other.example", TeamID: "TOTHER", IsStranger: true},
 		User{ID: "UPARTNER", Name: "pat", RealName: "Pat Partner", Email: "pat@partner.example", TeamID: "TPARTNER"},
 		User{ID: "WGRID", Name: "gina", Email: "gina@corp.example", EnterpriseID: "E0CORP", EnterpriseName: "Corp", IsOwner: true},

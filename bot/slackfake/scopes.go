@@ -30,7 +30,7 @@ const errMissingScope = "missing_scope"
 // exactly these. A new slice is returned on every call.
 func ManifestScopes() []string {
 	return []string{
-		"commands", scopeChatWrite, scopeIMWrite, scopeUsersRead, scopeUsersReadEmail,
+		"commands", scopeChatWrite, scopeIMWrite, scopeUsersRead,
 		scopeUsergroupsRead, scopeChannelsRead, scopeGroupsRead,
 	}
 }

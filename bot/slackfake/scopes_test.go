@@ -19,7 +19,7 @@ func TestManifestScopesAreTheDefault(t *testing.T) {
 	_, err := api.AuthTestContext(testCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, strings.Join(ManifestScopes(), ","), scopes, "Slack reports the token's scopes on every answer")
-	assert.Equal(t, []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read", "channels:read", "groups:read"}, ManifestScopes())
+	assert.Equal(t, []string{"commands", "chat:write", "im:write", "users:read", "usergroups:read", "channels:read", "groups:read"}, ManifestScopes())
 
 	a := ManifestScopes()
 	a[0] = "changed"

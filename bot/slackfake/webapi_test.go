@@ -172,7 +172,9 @@ func TestConversations(t *testing.T) {
 }
 
 func TestUsersAndGroups(t *testing.T) {
-	fake := newFake(t)
+	// With the email scope lockbot does not ask for, to check the fake
+	// shows emails as Slack does.
+	fake := newFake(t, WithBotScopes(append(ManifestScopes(), "users:read.email")...))
 	api := newAPI(t, fake, fake.BotToken(), fake.AppToken())
 	ctx := testCtx(t)
 

@@ -92,7 +92,24 @@ func kandjiChecks(ctx context.Context, cfg config) []bot.Check {
 	default:
 		pin.Detail, pin.Hint = kandjiProblem(cfg.KandjiAPIURL, err, "Unlock device pin")
 	}
-	return []bot.Check{list, pin}
+	// Lock outcomes are confirmed from the device's command list; without
+	// that permission every lock reads "sent, not confirmed".
+	cmds := bot.Check{Name: "Kandji token reads device commands"}
+	_, err = kc.Commands(ctx, nonexistentDevice)
+	switch {
+	case errors.Is(err, kandji.ErrNotFound):
+		cmds.OK = true
+		cmds.Detail = "a probe of a nonexistent device was allowed (404)"
+	case err == nil:
+		cmds.OK = true
+		cmds.Detail = "a probe of a nonexistent device was allowed"
+	default:
+		cmds.Detail, cmds.Hint = kandjiProblem(cfg.KandjiAPIURL, err, kandji.Permission("/devices/{id}/commands"))
+		if errors.Is(err, kandji.ErrUnauthorized) || errors.Is(err, kandji.ErrForbidden) {
+			cmds.Hint += " (Kandji does not document that label: it is the permission of GET /devices/{device_id}/commands)"
+		}
+	}
+	return []bot.Check{list, pin, cmds}
 }
 
 // kandjiProblem tells a definite refusal of the token (which names
@@ -136,10 +153,11 @@ func hostOf(raw string) string {
 func oktaChecks(ctx context.Context, cfg config) []bot.Check {
 	var checks []bot.Check
 	if cfg.OktaHookSecret != "" {
-		checks = append(checks, bot.Check{Name: "Okta event hook secret", OK: true, Detail: "set; /hooks/okta accepts deliveries whose Authorization header equals it"})
+		checks = append(checks, bot.Check{Name: "Okta event hook secret", OK: true,
+			Detail: fmt.Sprintf("set; /hooks/okta accepts deliveries whose %s header equals it", cfg.OktaHookAuthHeader)})
 	} else {
 		checks = append(checks, bot.Check{Name: "Okta event hook secret", Detail: "OKTA_HOOK_SECRET is not set, so /hooks/okta answers 404 and Okta events lock nothing",
-			Hint: "choose a long random string, set it as OKTA_HOOK_SECRET and as the Authorization header value of the Okta event hook"})
+			Hint: fmt.Sprintf("choose a long random string, set it as OKTA_HOOK_SECRET and as the value of the event hook's %s authentication field in Okta", cfg.OktaHookAuthHeader)})
 	}
 	if cfg.OktaOrgURL == "" {
 		return append(checks, bot.Check{Name: "Okta API access", OK: true, Detail: "not configured (optional): no Okta names on cards and no System Log catch-up"})

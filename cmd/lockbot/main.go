@@ -37,7 +37,7 @@ Usage:
   lockbot check       validate the configuration and reach Slack, Kandji and Okta
   lockbot manifest    print the Slack app manifest (uses LOCKBOT_COMMAND if set)
   lockbot demo        walk through a manual and an automatic lock against simulated Slack and Kandji
-  lockbot audit [--since DURATION] [--csv]
+  lockbot audit [--since DURATION] [--csv] [--target EMAIL] [--id ID]
                       print the audit journal from LOCKBOT_STATE_DIR
   lockbot version     print the version
 `

@@ -244,7 +244,19 @@ func TestCheck(t *testing.T) {
 		assert.NotContains(t, out.String(), "✗")
 		assert.Contains(t, out.String(), "✓ configuration")
 		assert.Contains(t, out.String(), "Lock Device permission cannot be checked", "says what it cannot check")
+		assert.Contains(t, out.String(), "✓ Kandji token reads device commands")
+		assert.Contains(t, out.String(), "whose Authorization header equals it")
 		assert.Regexp(t, regexp.MustCompile(`all \d+ checks passed`), out.String())
+	})
+	t.Run("token without the command-list permission, custom hook header", func(t *testing.T) {
+		w := newWorld(t)
+		w.tenant.SetCommandsFailure(http.StatusForbidden)
+		w.env["OKTA_HOOK_AUTH_HEADER"] = "X-Lockbot-Secret"
+		var out bytes.Buffer
+		assert.Equal(t, exitFailed, run(t.Context(), []string{"check"}, w.getenv, &out, io.Discard))
+		assert.Regexp(t, regexp.MustCompile(`✗ Kandji token reads device commands: Kandji refused KANDJI_API_TOKEN \(403\).* — fix: .*"Device commands" permission \(Kandji does not document that label`), out.String())
+		assert.Contains(t, out.String(), "✓ Kandji token lists devices")
+		assert.Contains(t, out.String(), "whose X-Lockbot-Secret header equals it")
 	})
 	t.Run("wrong Kandji token and missing hook secret", func(t *testing.T) {
 		w := newWorld(t)
@@ -298,10 +310,11 @@ func TestManifest(t *testing.T) {
 	assert.NotEmpty(t, m.Features.SlashCommands[0].UsageHint)
 	assert.True(t, m.Settings.SocketModeEnabled)
 	assert.True(t, m.Settings.Interactivity.IsEnabled)
-	for _, s := range []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read"} {
+	for _, s := range []string{"commands", "chat:write", "im:write", "users:read", "usergroups:read", "channels:read", "groups:read"} {
 		assert.Contains(t, m.OAuthConfig.Scopes.Bot, s)
 	}
 	assert.NotContains(t, m.OAuthConfig.Scopes.Bot, "chat:write.public", "the bot posts only where it was invited")
+	assert.NotContains(t, m.OAuthConfig.Scopes.Bot, "users:read.email", "lockbot never reads a Slack user's email")
 }
 
 func TestDemo(t *testing.T) {

@@ -8,11 +8,13 @@ import (
 
 // botScopes are the only OAuth scopes lockbot asks for: commands (the
 // slash command), chat:write (cards, reports, DMs), im:write (opening the
-// approver's DM), users:read and users:read.email (guest/bot checks and
-// Okta cross-checks), usergroups:read (the approver group), and
-// channels:read/groups:read so `lockbot check` can confirm the bot is a
-// member of its channels without posting in them.
-var botScopes = []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read", "channels:read", "groups:read"}
+// approver's DM), users:read (guest, bot and deactivated-user checks),
+// usergroups:read (the approver group), and channels:read/groups:read so
+// `lockbot check` can confirm the bot is a member of its channels without
+// posting in them. Not users:read.email: lockbot never reads a Slack
+// user's email, and a scope it does not use is one a leaked token should
+// not carry.
+var botScopes = []string{"commands", "chat:write", "im:write", "users:read", "usergroups:read", "channels:read", "groups:read"}
 
 // writeManifest prints the Slack app manifest for "Create app → From a
 // manifest". Socket Mode means no request URL is needed anywhere.
