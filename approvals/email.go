@@ -21,8 +21,11 @@ func EmailKey(email string) string {
 }
 
 // SameEmail reports whether a and b name the same mailbox by the rule of
-// EmailKey.
-func SameEmail(a, b string) bool { return a != "" && EmailKey(a) == EmailKey(b) }
+// EmailKey. Blank names no mailbox, so it is nobody's.
+func SameEmail(a, b string) bool {
+	k := EmailKey(a)
+	return k != "" && k == EmailKey(b)
+}
 
 // DomainOf returns the EmailKey of the part after the last "@", or "".
 func DomainOf(email string) string {

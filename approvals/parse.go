@@ -32,7 +32,9 @@ func ParseEmail(s string) (string, error) {
 	if err := checkLocalPart(local); err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadEmail, clip(s, 80), err)
 	}
-	if err := checkDomain(EmailKey(domain)); err != nil {
+	// The domain as it stands, not EmailKey'd: that would trim a space
+	// after the @ ("bob@ corp.com") and let it into the result.
+	if err := checkDomain(domain); err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadEmail, clip(s, 80), err)
 	}
 	return EmailKey(s), nil

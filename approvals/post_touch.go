@@ -2,6 +2,7 @@ package approvals
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -11,6 +12,11 @@ import (
 // edits it. A post standing in a digest touches the digest instead. A
 // more urgent priority is kept.
 func Touch(tx Tx, key, channel string, priority int, now time.Time) error {
+	return touch(tx, key, channel, priority, now, false)
+}
+
+// touch is Touch; redirected says key is a digest some post stands in.
+func touch(tx Tx, key, channel string, priority int, now time.Time, redirected bool) error {
 	p, err := tx.Post(key)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -20,7 +26,11 @@ func Touch(tx Tx, key, channel string, priority int, now time.Time) error {
 		return err
 	}
 	if p.Digest != "" {
-		return Touch(tx, p.Digest, p.Channel, PriorityBulk, now)
+		if redirected {
+			// A digest is never in another; a loop must not recurse for ever.
+			return fmt.Errorf("%w: post %s stands in a digest and is one itself", ErrInvalid, key)
+		}
+		return touch(tx, p.Digest, p.Channel, PriorityBulk, now, true)
 	}
 	p.Rev++
 	p.Priority = min(p.Priority, priority)

@@ -2,6 +2,7 @@ package approvals
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -186,15 +187,9 @@ func RetryAfter(d time.Duration, cause error) error {
 
 // RetryDelay reports the delay an error from RetryAfter asks for.
 func RetryDelay(err error) (time.Duration, bool) {
-	for err != nil {
-		if r, ok := err.(*retryAfter); ok {
-			return r.d, true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return 0, false
-		}
-		err = u.Unwrap()
+	var r *retryAfter
+	if errors.As(err, &r) {
+		return r.d, true
 	}
 	return 0, false
 }
