@@ -183,7 +183,8 @@ func (b *Bot) recordWrite(ctx context.Context, p approvals.Post, ts string, repl
 	firstPost := p.TS == "" && werr == nil
 	var pause time.Duration
 	var withdraw string
-	err := b.store.Update(context.WithoutCancel(ctx), func(tx approvals.Tx) error {
+	record := func(tx approvals.Tx) error {
+		pause, withdraw = 0, ""
 		cur, err := tx.Post(p.Key)
 		if err != nil {
 			return err
@@ -213,10 +214,20 @@ func (b *Bot) recordWrite(ctx context.Context, p approvals.Post, ts string, repl
 		}
 		cur.NextTry = now.Add(max(wait, b.retryPause(cur.Attempts)))
 		return tx.PutPost(cur)
-	})
-	if err != nil {
-		b.log.Error("could not record a Slack write", "post", p.Key, "err", err)
-		return b.cfg.WriterPoll
+	}
+	// Until the write is recorded the channel waits: writing on would post
+	// the same message again (its ts is not stored) or others out of order.
+	// A full disk so delays Slack instead of flooding it.
+	for attempt := 0; ; attempt++ {
+		err := b.store.Update(context.WithoutCancel(ctx), record)
+		if err == nil {
+			break
+		}
+		wait := min(b.cfg.WriterPoll<<min(attempt, 10), 30*time.Second)
+		b.log.Error("could not record a Slack write; the channel waits until it can", "post", p.Key, "attempt", attempt+1, "retry_in", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return 0
+		}
 	}
 	if werr != nil {
 		why, _, _ := writeFailure(werr)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,23 +100,21 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 		queues[kind] = river.QueueConfig{MaxWorkers: max(h.Workers, 1)}
 		longest = max(longest, h.Timeout)
 	}
-	client, err := river.NewClient(s.driver, &river.Config{
-		Queues:               queues,
-		Workers:              workers,
-		FetchPollInterval:    cmp.Or(s.opts.PollInterval, 200*time.Millisecond),
-		FetchCooldown:        10 * time.Millisecond,
-		JobTimeout:           longest,
-		RescueStuckJobsAfter: 2*longest + time.Minute,
-		MaxAttempts:          maxAttempts,
-		Logger:               s.riverLogger(),
-	})
-	if err != nil {
-		return fmt.Errorf("sqlite: task client: %w", err)
+	newClient := func() (*river.Client[*sql.Tx], error) {
+		return river.NewClient(s.driver, &river.Config{
+			Queues:               queues,
+			Workers:              workers,
+			FetchPollInterval:    cmp.Or(s.opts.PollInterval, 200*time.Millisecond),
+			FetchCooldown:        10 * time.Millisecond,
+			JobTimeout:           longest,
+			RescueStuckJobsAfter: 2*longest + time.Minute,
+			MaxAttempts:          maxAttempts,
+			Logger:               s.riverLogger(),
+		})
 	}
-	// River stops abruptly (cancelling every task) when the context of
-	// Start ends; the end of ctx is a graceful stop instead, below.
-	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("sqlite: start the task workers: %w", err)
+	client, err := s.startClient(ctx, newClient)
+	if err != nil || client == nil {
+		return err
 	}
 	inserter := s.river.Swap(client)
 	var wg sync.WaitGroup
@@ -138,6 +137,34 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 		return fmt.Errorf("sqlite: stop the task workers: %w", err)
 	}
 	return nil
+}
+
+// startClient starts the task workers. Starting writes to the database
+// (River records its queues), so a full disk can refuse it: then it tries
+// again, with backoff, until the disk has room or ctx ends (nil client),
+// rather than stop the process over what an operator can fix while it runs.
+func (s *Store) startClient(ctx context.Context, newClient func() (*river.Client[*sql.Tx], error)) (*river.Client[*sql.Tx], error) {
+	for attempt := 0; ; attempt++ {
+		client, err := newClient()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: task client: %w", err)
+		}
+		// River stops abruptly (cancelling every task) when the context of
+		// Start ends; the end of ctx is a graceful stop instead, in Work.
+		err = client.Start(context.WithoutCancel(ctx))
+		if err == nil {
+			return client, nil
+		}
+		wait := min(time.Second<<min(attempt, 5), 30*time.Second)
+		s.log.Error("sqlite: cannot start the task workers; trying again", "db", s.name(), "attempt", attempt+1, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil
+		case <-t.C:
+		}
+	}
 }
 
 // takeBackOrphans makes tasks that are marked running but that no handler

@@ -1,8 +1,10 @@
 package slackfake
 
 import (
+	"context"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -127,6 +129,47 @@ func (s *Server) takeLostLocked(method string) LostReply {
 		s.lost[method] = k
 	}
 	return k.how
+}
+
+// Hold is a reply HoldReply keeps back.
+type Hold struct {
+	arrived, released chan struct{}
+	once              sync.Once
+}
+
+// Arrived is closed once the call was carried out and its reply is held.
+func (h *Hold) Arrived() <-chan struct{} { return h.arrived }
+
+// Release lets the reply go. It may be called more than once.
+func (h *Hold) Release() { h.once.Do(func() { close(h.released) }) }
+
+// HoldReply makes the next call of method (a Web API method name) take
+// effect as usual — the message is posted and the call recorded — and then
+// keeps its reply back until Release, as a slow network does. It models
+// the moment between Slack doing a thing and the app learning it did.
+func (s *Server) HoldReply(method string) *Hold {
+	h := &Hold{arrived: make(chan struct{}), released: make(chan struct{})}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds[method] = h
+	return h
+}
+
+// holdReply waits for the release of a hold on method, if one is set, or
+// for the client to go away.
+func (s *Server) holdReply(ctx context.Context, method string) {
+	s.mu.Lock()
+	h := s.holds[method]
+	delete(s.holds, method)
+	s.mu.Unlock()
+	if h == nil {
+		return
+	}
+	close(h.arrived)
+	select {
+	case <-h.released:
+	case <-ctx.Done():
+	}
 }
 
 // SetAppTokenError makes apps.connections.open answer slackErr whatever

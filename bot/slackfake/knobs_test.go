@@ -96,3 +96,41 @@ func TestRateLimitInBodyKnob(t *testing.T) {
 	_, answer = rawCall(t, fake, "chat.postMessage", url.Values{"token": {fake.BotToken()}, "channel": {approval}, "text": {"x"}})
 	assert.Equal(t, true, answer["ok"])
 }
+
+// TestHoldReplyPostsBeforeAnswering: a held call has taken effect (the
+// message is in the channel) before the app hears back, and only the next
+// call is held.
+func TestHoldReplyPostsBeforeAnswering(t *testing.T) {
+	fake := newFake(t)
+	api := newAPI(t, fake, fake.BotToken(), "")
+	ctx := testCtx(t)
+	hold := fake.HoldReply("chat.postMessage")
+	type reply struct {
+		ts  string
+		err error
+	}
+	answered := make(chan reply, 1)
+	go func() {
+		_, ts, err := api.PostMessageContext(ctx, approval, slack.MsgOptionText("card", false))
+		answered <- reply{ts, err}
+	}()
+	select {
+	case <-hold.Arrived():
+	case <-ctx.Done():
+		t.Fatal("the call never arrived")
+	}
+	require.Len(t, fake.Messages(), 1, "posted while the reply is held")
+	select {
+	case <-answered:
+		t.Fatal("the reply was not held")
+	default:
+	}
+	hold.Release()
+	hold.Release() // harmless
+	r := <-answered
+	require.NoError(t, r.err)
+	assert.Equal(t, fake.Messages()[0].TS, r.ts)
+
+	_, _, err := api.PostMessageContext(ctx, approval, slack.MsgOptionText("second", false))
+	require.NoError(t, err, "only one call is held")
+}

@@ -127,6 +127,7 @@ type Server struct {
 	seq                  int                // for trigger IDs
 	rateLimits, failures map[string]knob
 	lost                 map[string]lostKnob
+	holds                map[string]*Hold
 	buckets              map[string]*bucket
 	appTokenErr          string
 	tickets              map[string]bool
@@ -172,6 +173,7 @@ func New(opts ...Option) *Server {
 		rateLimits:       map[string]knob{},
 		failures:         map[string]knob{},
 		lost:             map[string]lostKnob{},
+		holds:            map[string]*Hold{},
 		buckets:          map[string]*bucket{},
 		tickets:          map[string]bool{},
 		conns:            map[*socketConn]bool{},

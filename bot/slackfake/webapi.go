@@ -134,6 +134,7 @@ func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request) {
 	method := r.PathValue("method")
 	req, err := parseAPIRequest(w, r)
 	res, scopes := s.serveAPI(method, req, err)
+	s.holdReply(r.Context(), method)
 	s.log.Debug("slackfake: web api call", "method", method, "error", res.err, "lost", res.lost.String())
 	if scopes != nil {
 		w.Header().Set("X-OAuth-Scopes", strings.Join(scopes, ","))
