@@ -1,6 +1,10 @@
 package approvals
 
-import "time"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Trigger sources.
 const (
@@ -40,4 +44,21 @@ type Trigger struct {
 	LockID    string `json:"lock_id,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	Handled   bool   `json:"handled,omitempty"`
+}
+
+// PendingTrigger reads the trigger id for its task. ok is false when there
+// is nothing left to do: the trigger is gone, or a run before this one
+// (cut off after its work was recorded) handled it.
+func PendingTrigger(ctx context.Context, s Store, id string) (t Trigger, ok bool, err error) {
+	err = s.View(ctx, func(tx Tx) error {
+		t, err = tx.Trigger(id)
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Trigger{}, false, nil
+	case err != nil:
+		return Trigger{}, false, err
+	}
+	return t, !t.Handled, nil
 }

@@ -68,19 +68,9 @@ func (b *Bot) onSlashCommand(ctx context.Context, envelopeID string, sc slack.Sl
 
 // runCommand carries out a stored slash command and answers its person.
 func (b *Bot) runCommand(ctx context.Context, run approvals.TaskRun) error {
-	var t approvals.Trigger
-	err := b.store.View(ctx, func(tx approvals.Tx) error {
-		var err error
-		t, err = tx.Trigger(run.Key)
+	t, ok, err := approvals.PendingTrigger(ctx, b.store, run.Key)
+	if err != nil || !ok {
 		return err
-	})
-	switch {
-	case errors.Is(err, approvals.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case t.Handled:
-		return nil
 	}
 	// A person is waiting: a failing Slack or Kandji is tried again a few
 	// times at once, then the person is told. A crash meanwhile leaves the

@@ -17,19 +17,9 @@ import (
 // safe to run twice: a handled trigger is left alone, and every outcome is
 // one transaction that marks the trigger handled.
 func (f *Flow) runTrigger(ctx context.Context, run approvals.TaskRun) error {
-	var t approvals.Trigger
-	err := f.store.View(ctx, func(tx approvals.Tx) error {
-		var err error
-		t, err = tx.Trigger(run.Key)
+	t, ok, err := approvals.PendingTrigger(ctx, f.store, run.Key)
+	if err != nil || !ok {
 		return err
-	})
-	switch {
-	case errors.Is(err, approvals.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case t.Handled:
-		return nil
 	}
 	r := f.routeFor(t.Type)
 	if r == routeIgnore {
