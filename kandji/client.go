@@ -82,7 +82,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		token:     token,
 		hc:        &hc,
 		userAgent: cfg.userAgent,
-		limiter:   newLimiter(cfg.ratePerHour),
+		limiter:   newLimiter(cfg.ratePerHour, cfg.shared),
 		retry:     cfg.retry,
 		log:       cfg.logger,
 		notify:    cfg.notify,

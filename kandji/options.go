@@ -20,6 +20,7 @@ type config struct {
 	retry       retryPolicy
 	logger      *slog.Logger
 	notify      func(method, route string, status int)
+	shared      Budget
 }
 
 func defaultConfig() config {
@@ -69,6 +70,21 @@ func WithHTTPClient(hc *http.Client) Option {
 // DefaultRatePerHour). Bursts are at most one second's worth: max(1, ceil(n/3600)).
 func WithRatePerHour(n int) Option {
 	return func(c *config) { c.ratePerHour = n }
+}
+
+// Budget is a rate budget shared with other processes (see
+// WithSharedBudget). Reserve takes one token and says how long to wait
+// before spending it.
+type Budget interface {
+	Reserve(ctx context.Context) (time.Duration, error)
+}
+
+// WithSharedBudget makes every call take its token from b instead of this
+// Client's own bucket, so replicas sharing b spend one rate limit between
+// them. Priorities still order the calls of this Client. A call whose token
+// cannot be had (b's store is down) fails without reaching Kandji.
+func WithSharedBudget(b Budget) Option {
+	return func(c *config) { c.shared = b }
 }
 
 // WithUserAgent sets the User-Agent header (default "lockbot"), so Kandji's logs can tell which

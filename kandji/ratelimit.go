@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -56,6 +57,7 @@ func priorityFrom(ctx context.Context) Priority {
 // priority).
 type limiter struct {
 	bucket *rate.Limiter
+	shared Budget // when set, the budget of every replica, in place of bucket
 
 	mu      sync.Mutex
 	busy    bool               // some caller holds the gate
@@ -63,9 +65,9 @@ type limiter struct {
 }
 
 // newLimiter spends perHour tokens an hour with bursts of at most one second's worth.
-func newLimiter(perHour int) *limiter {
+func newLimiter(perHour int, shared Budget) *limiter {
 	burst := max(1, (perHour+3599)/3600)
-	return &limiter{bucket: rate.NewLimiter(rate.Limit(float64(perHour)/3600), burst)}
+	return &limiter{bucket: rate.NewLimiter(rate.Limit(float64(perHour)/3600), burst), shared: shared}
 }
 
 // wait takes one token, or returns ctx's error as soon as ctx is done.
@@ -77,6 +79,9 @@ func (l *limiter) wait(ctx context.Context, p Priority) error {
 		return err
 	}
 	defer l.leave()
+	if l.shared != nil {
+		return l.waitShared(ctx)
+	}
 	if err := l.bucket.Wait(ctx); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
@@ -86,6 +91,30 @@ func (l *limiter) wait(ctx context.Context, p Priority) error {
 			context.DeadlineExceeded)
 	}
 	return nil
+}
+
+// waitShared takes a token of the shared budget and waits until it may be
+// spent. The gate is held meanwhile, so this replica holds at most one
+// reservation and its priorities still order who goes next.
+func (l *limiter) waitShared(ctx context.Context) error {
+	d, err := l.shared.Reserve(ctx)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return fmt.Errorf("kandji: the shared rate budget: %w", err)
+	}
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // enter takes the gate, queueing behind the current holder when there is one.

@@ -2,6 +2,7 @@ package kandji
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -31,7 +32,7 @@ func TestBurstIsOneSecondsWorth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.perHour), func(t *testing.T) {
-			l := newLimiter(tt.perHour)
+			l := newLimiter(tt.perHour, nil)
 			assert.Equal(t, tt.wantBurst, l.bucket.Burst())
 			assert.InDelta(t, float64(tt.perHour)/3600, float64(l.bucket.Limit()), 1e-9)
 		})
@@ -121,7 +122,7 @@ func TestConcurrentBurstNeverExceedsRate(t *testing.T) {
 // the future.
 func TestInteractiveGoesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(3600) // one token a second, burst 1
+		l := newLimiter(3600, nil) // one token a second, burst 1
 		require.NoError(t, l.wait(t.Context(), Bulk), "takes the initial token")
 		start := time.Now()
 
@@ -162,7 +163,7 @@ func TestInteractiveGoesFirst(t *testing.T) {
 
 func TestLimiterContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiter(3600)
+		l := newLimiter(3600, nil)
 		require.NoError(t, l.wait(t.Context(), Interactive))
 		start := time.Now()
 
@@ -247,4 +248,80 @@ func TestRateWaitEndsWithContext(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
 	assert.Len(t, fake.Requests(), 1)
+}
+
+// scheduleBudget is a shared budget that hands out waits from a script,
+// as another replica's spending would make it, and can refuse.
+type scheduleBudget struct {
+	mu    sync.Mutex
+	waits []time.Duration
+	calls int
+	err   error
+}
+
+func (b *scheduleBudget) Reserve(context.Context) (time.Duration, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls++
+	if b.err != nil {
+		return 0, b.err
+	}
+	if len(b.waits) == 0 {
+		return 0, nil
+	}
+	w := b.waits[0]
+	b.waits = b.waits[1:]
+	return w, nil
+}
+
+// TestSharedBudgetReplacesTheLocalBucket: with a shared budget the client
+// waits what the budget says (another replica spent the rest), not what
+// its own bucket would allow, keeps its priorities, and a budget that
+// cannot be read fails the call without it reaching Kandji.
+func TestSharedBudgetReplacesTheLocalBucket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		budget := &scheduleBudget{waits: []time.Duration{0, 3 * time.Second, 0}}
+		l := newLimiter(3600*1000, budget) // its own bucket would never wait
+		start := time.Now()
+		for _, want := range []time.Duration{0, 3 * time.Second, 3 * time.Second} {
+			require.NoError(t, l.wait(t.Context(), Bulk))
+			assert.Equal(t, want, time.Since(start))
+		}
+		assert.Equal(t, 3, budget.calls, "one token each")
+
+		// While the holder waits out its reservation, an interactive caller
+		// goes before a bulk one that came first.
+		budget.waits = []time.Duration{time.Second}
+		var mu sync.Mutex
+		var order []string
+		var wg sync.WaitGroup
+		for _, c := range []struct {
+			name string
+			p    Priority
+		}{{"holder", Bulk}, {"bulk", Bulk}, {"interactive", Interactive}} {
+			wg.Go(func() {
+				assert.NoError(t, l.wait(t.Context(), c.p))
+				mu.Lock()
+				order = append(order, c.name)
+				mu.Unlock()
+			})
+			synctest.Wait()
+		}
+		wg.Wait()
+		assert.Equal(t, []string{"holder", "interactive", "bulk"}, order)
+
+		budget.err = errors.New("connection refused")
+		err := l.wait(t.Context(), Interactive)
+		require.ErrorContains(t, err, "shared rate budget: connection refused")
+	})
+}
+
+// TestClientWithoutItsBudgetSendsNothing: a lock whose token cannot be had
+// fails with the reason, and Kandji sees no request.
+func TestClientWithoutItsBudgetSendsNothing(t *testing.T) {
+	c, fake := fakeTenant(t, []kandjitest.Device{{ID: "d1", Name: "Mac", Platform: "Mac", UserEmail: "bob@corp.com"}},
+		WithSharedBudget(&scheduleBudget{err: errors.New("database unreachable")}))
+	_, err := c.Lock(t.Context(), "d1", LockOptions{})
+	require.ErrorContains(t, err, "shared rate budget: database unreachable")
+	assert.Empty(t, fake.Requests())
 }
