@@ -16,13 +16,14 @@ import (
 )
 
 // settled waits until every trigger is handled, every lock job is over and
-// every post shows what the store says.
+// every post shows what the store says. The limit is a hang guard, not a
+// speed requirement: a burst under -race on a loaded machine is slow.
 func (h *harness) settled() {
 	h.t.Helper()
-	h.settledWithin(20 * time.Second)
+	h.settledWithin(60 * time.Second)
 }
 
-// settledWithin is settled with a deadline of its own, for bursts.
+// settledWithin is settled with a hang guard of its own.
 func (h *harness) settledWithin(limit time.Duration) {
 	h.t.Helper()
 	var why string

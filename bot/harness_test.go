@@ -180,7 +180,7 @@ func (h *harness) kandjiClient(perSecond int, opts ...kandji.Option) *kandji.Cli
 func (h *harness) start() {
 	t := h.t
 	var err error
-	h.store, err = sqlite.Open(context.Background(), h.dir, sqlite.Options{Logger: h.logger, PollInterval: 500 * time.Millisecond,
+	h.store, err = sqlite.Open(context.Background(), h.dir, sqlite.Options{Logger: h.logger, PollInterval: time.Second,
 		OrphanCheck: 50 * time.Millisecond, OrphanAfter: time.Second, StopGrace: h.stopGrace})
 	require.NoError(t, err)
 	deps := h.deps

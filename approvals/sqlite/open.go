@@ -34,7 +34,7 @@ type Options struct {
 	// time.Now).
 	Now func() time.Time
 	// PollInterval is how often idle task workers look for tasks that came
-	// from outside this process or whose time came (default 200ms); tasks
+	// from outside this process or whose time came (default 1s); tasks
 	// this process enqueues start at once.
 	PollInterval time.Duration
 	// OrphanCheck is how often the store looks for tasks left running by a

@@ -77,6 +77,12 @@ func (w *taskWorker) NextRetry(job *river.Job[taskArgs]) time.Time {
 	return time.Now().Add(approvals.TaskBackoff(job.Attempt))
 }
 
+// defaultPollInterval is how often idle workers look for tasks whose time
+// came. Tasks this process enqueues start at once whatever it is; each poll
+// of each kind's queue is a write that waits for the one connection, so
+// polling faster only slows everything else.
+const defaultPollInterval = time.Second
+
 // Work implements approvals.Store.
 func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler) error {
 	if s.readOnly {
@@ -104,7 +110,7 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 		return river.NewClient(s.driver, &river.Config{
 			Queues:               queues,
 			Workers:              workers,
-			FetchPollInterval:    cmp.Or(s.opts.PollInterval, 200*time.Millisecond),
+			FetchPollInterval:    cmp.Or(s.opts.PollInterval, defaultPollInterval),
 			FetchCooldown:        10 * time.Millisecond,
 			JobTimeout:           longest,
 			RescueStuckJobsAfter: 2*longest + time.Minute,

@@ -69,6 +69,7 @@ type config struct {
 	LockPhone          string        `env:"LOCKBOT_LOCK_PHONE"`
 	DryRun             bool          `env:"LOCKBOT_DRY_RUN" envDefault:"false"`
 	StateDir           string        `env:"LOCKBOT_STATE_DIR" envDefault:"lockbot-state"`
+	DatabaseURL        secret        `env:"LOCKBOT_DATABASE_URL"` // may carry a password
 	KandjiAPIURL       string        `env:"KANDJI_API_URL"`
 	KandjiAPIToken     secret        `env:"KANDJI_API_TOKEN"`
 	KandjiRateLimit    int           `env:"KANDJI_RATE_LIMIT" envDefault:"6000"`
@@ -351,10 +352,29 @@ func (c *config) validate() []string {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		add("LOG_FORMAT must be json or text, not %q", c.LogFormat)
 	}
-	if strings.TrimSpace(c.StateDir) == "" {
+	if c.DatabaseURL != "" {
+		if err := checkDatabaseURL(c.DatabaseURL.value()); err != nil {
+			add("LOCKBOT_DATABASE_URL %v", err)
+		}
+	} else if strings.TrimSpace(c.StateDir) == "" {
 		add("LOCKBOT_STATE_DIR must name a directory")
 	}
 	return p
+}
+
+// checkDatabaseURL accepts a postgres:// (or postgresql://) URL naming a
+// host. Its text is never quoted back: it may hold a password.
+func checkDatabaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("is not a URL (postgres://USER:PASSWORD@HOST:5432/DATABASE)")
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
+		return errors.New("must be a postgres:// URL (postgres://USER:PASSWORD@HOST:5432/DATABASE): the shared store is Postgres")
+	case u.Host == "" && u.Query().Get("host") == "":
+		return errors.New("names no host (postgres://USER:PASSWORD@HOST:5432/DATABASE)")
+	}
+	return nil
 }
 
 // checkBaseURL accepts https URLs, and plain http only for loopback hosts

@@ -42,6 +42,19 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, time.Hour, cfg.CatchupLookback)
 	assert.Equal(t, ":8080", cfg.ListenAddr)
 	assert.False(t, cfg.DryRun)
+	assert.Empty(t, cfg.DatabaseURL, "the embedded store unless a database is named")
+}
+
+func TestConfigDatabaseURL(t *testing.T) {
+	for _, u := range []string{"postgres://lockbot:s3cret@db.internal:5432/lockbot?sslmode=verify-full", "postgresql://db/lockbot", "postgres:///lockbot?host=/var/run/postgresql"} {
+		env := validEnv()
+		env["LOCKBOT_DATABASE_URL"] = u
+		env["LOCKBOT_STATE_DIR"] = " " // unused with a database
+		cfg, err := loadConfig(getenvFrom(env))
+		require.NoError(t, err, u)
+		assert.Equal(t, u, cfg.DatabaseURL.value())
+		assert.NotContains(t, fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), "s3cret", "printing the config never shows the password")
+	}
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -69,6 +82,8 @@ func TestConfigErrors(t *testing.T) {
 		{"okta half configured", map[string]string{"OKTA_ORG_URL": "https://corp.okta.com"}, []string{"OKTA_ORG_URL and OKTA_API_TOKEN go together"}},
 		{"event types", map[string]string{"LOCKBOT_AUTO_LOCK_EVENTS": "user.lifecycle.suspend,user.session.start", "LOCKBOT_APPROVE_EVENTS": "user.lifecycle.suspend"},
 			[]string{`"user.session.start" is not an Okta event type`, "in both LOCKBOT_AUTO_LOCK_EVENTS and LOCKBOT_APPROVE_EVENTS"}},
+		{"database URL not postgres", map[string]string{"LOCKBOT_DATABASE_URL": "mysql://lockbot:hunter2@db/lockbot"}, []string{"LOCKBOT_DATABASE_URL must be a postgres:// URL"}},
+		{"database URL without host", map[string]string{"LOCKBOT_DATABASE_URL": "postgres:///lockbot"}, []string{"LOCKBOT_DATABASE_URL names no host"}},
 		{"misc", map[string]string{"LOCKBOT_COMMAND": "lock", "LOCKBOT_ALLOWED_DOMAINS": "corp.com,not a domain", "LOCKBOT_LOCK_PHONE": "call me", "LISTEN_ADDR": "8080", "LOG_LEVEL": "loud", "LOG_FORMAT": "xml"},
 			[]string{"LOCKBOT_COMMAND", `"not a domain"`, "LOCKBOT_LOCK_PHONE", "LISTEN_ADDR", "LOG_LEVEL", "LOG_FORMAT"}},
 	}
@@ -84,6 +99,7 @@ func TestConfigErrors(t *testing.T) {
 			require.ErrorAs(t, err, &ce)
 			assert.Len(t, ce.problems, len(tt.want), "one problem per mistake:\n%s", err)
 			assert.NotContains(t, err.Error(), "parse error on field", "variables are named as the operator sets them")
+			assert.NotContains(t, err.Error(), "hunter2", "a database password is never echoed")
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
