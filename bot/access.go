@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/patrickmn/go-cache"
@@ -26,6 +27,32 @@ type access struct {
 	requesters     []string
 	requesterGroup string
 	cache          *cache.Cache
+	// home is the workspace (and Enterprise Grid org) the bot is installed
+	// in, from auth.test; set once before any payload is handled.
+	home atomic.Pointer[homeTeam]
+}
+
+// homeTeam is where the bot's own people are.
+type homeTeam struct{ team, enterprise string }
+
+// setHome records the bot's workspace, from auth.test.
+func (a *access) setHome(team, enterprise string) {
+	a.home.Store(&homeTeam{team: team, enterprise: enterprise})
+}
+
+// foreign reports whether u belongs to another organisation: a Slack
+// Connect partner in a shared channel, or someone Slack calls a stranger.
+// Their account is full where they come from, but this company's IT never
+// vouched for them. People of another workspace of the same Enterprise
+// Grid org are not foreign.
+func foreign(u *slack.User, home *homeTeam) bool {
+	if u.IsStranger {
+		return true
+	}
+	if home == nil || home.team == "" || u.TeamID == "" || u.TeamID == home.team {
+		return false
+	}
+	return home.enterprise == "" || u.Enterprise.EnterpriseID != home.enterprise
 }
 
 func newAccess(api *slackAPI, cfg Config) *access {
@@ -62,6 +89,8 @@ func (a *access) fullMember(ctx context.Context, id string) (bool, string, error
 		return false, "bots cannot take part in lock requests", nil
 	case u.IsRestricted || u.IsUltraRestricted:
 		return false, "guest accounts cannot take part in lock requests", nil
+	case foreign(u, a.home.Load()):
+		return false, "people from other organisations (Slack Connect) cannot take part in lock requests", nil
 	}
 	return true, "", nil
 }

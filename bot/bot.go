@@ -233,6 +233,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		return err
 	}
 	b.log.Info("slack bot token accepted", "team", auth.Team, "bot_user", auth.UserID)
+	b.access.setHome(auth.TeamID, auth.EnterpriseID)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

@@ -35,6 +35,8 @@ const (
 	erin     = "UERIN001"
 	carol    = "UCAROL01"
 	guest    = "UGUEST01"
+	partner  = "UPARTNER1" // a Slack Connect user from another company, in the shared approval channel
+	stranger = "USTRANGE1" // someone of another organisation Slack tells nothing about
 	botUser  = "UROBOT01"
 	gone     = "UGONE001"
 	approval = "CAPPROVAL"
@@ -115,11 +117,13 @@ func workspace(extra ...slackfake.Option) *slackfake.Server {
 			slackfake.User{ID: erin, Name: "erin", RealName: "Erin Approver", Email: "erin@corp.com"},
 			slackfake.User{ID: carol, Name: "carol", RealName: "Carol Member", Email: "carol@corp.com"},
 			slackfake.User{ID: guest, Name: "guest", RealName: "Gus Guest", IsRestricted: true},
+			slackfake.User{ID: partner, Name: "pat", RealName: "Pat Partner", Email: "pat@partner.example", TeamID: "TPARTNER1"},
+			slackfake.User{ID: stranger, TeamID: "TOTHER001", IsStranger: true},
 			slackfake.User{ID: botUser, Name: "robot", IsBot: true},
 			slackfake.User{ID: gone, Name: "gone", Deleted: true},
 		),
 		slackfake.WithChannels(approval, notifyCh, general),
-		slackfake.WithChannelMembers(approval, everyone...),
+		slackfake.WithChannelMembers(approval, append(everyone, partner, stranger)...),
 		slackfake.WithChannelMembers(notifyCh, everyone...),
 		slackfake.WithChannelMembers(general, everyone...),
 		slackfake.WithUserGroup("SAPPROVE1", erin),

@@ -198,6 +198,8 @@ func TestCommandRefusals(t *testing.T) {
 		{"guest", guest, "bob@corp.com", "guest accounts cannot", false},
 		{"bot", botUser, "bob@corp.com", "bots cannot", false},
 		{"deleted", gone, "bob@corp.com", "deactivated accounts cannot", false},
+		{"slack connect", partner, "bob@corp.com", "other organisations (Slack Connect) cannot", false},
+		{"stranger", stranger, "bob@corp.com", "other organisations (Slack Connect) cannot", false},
 		{"no devices", alice, "nobody@corp.com", "nothing to lock", false},
 		{"pins by non-approver", carol, "pins bob@corp.com", "Only approvers", false},
 	}
@@ -214,12 +216,26 @@ func TestCommandRefusals(t *testing.T) {
 				assert.Contains(t, string(ack.Payload), tt.want)
 				return
 			}
-			h.waitFor(kind(slackfake.KindResponseURL), says(tt.want))
+			h.waitFor(kind(slackfake.KindResponseURL), to(tt.user), says(tt.want))
 		})
 	}
 	for _, m := range h.slack.Messages() {
 		assert.NotEqual(t, approval, m.Channel, "no refused command posts a card")
 	}
+}
+
+// TestSlackConnectPartnerCannotApprove: a partner company's user in a
+// shared channel is refused even when someone put their ID in
+// LOCKBOT_APPROVERS: their account is vouched for by another company.
+func TestSlackConnectPartnerCannotApprove(t *testing.T) {
+	h := newHarness(t, withConfig(func(c *Config) { c.Approvers = append(c.Approvers, partner) }))
+	h.command(alice, "bob@corp.com")
+	card := h.card(victim)
+	h.click(partner, card, cards.ActionApprove)
+	h.waitFor(kind(slackfake.KindEphemeral), to(partner), says("Only approvers"))
+	assert.Empty(t, h.lockPosts(), "nothing locked")
+	h.click(dave, card, cards.ActionApprove)
+	h.waitFor(kind(slackfake.KindPost), in(h.slack.DMChannel(dave)), says("Unlock PINs"))
 }
 
 func TestAllowedDomains(t *testing.T) {
