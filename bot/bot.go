@@ -62,10 +62,14 @@ type Config struct {
 	ApproverGroup      string
 	Requesters         []string
 	RequesterGroup     string
-	RequiredApprovals  int           // 0 → 1
-	ApprovalTTL        time.Duration // 0 → 30m
-	AllowedDomains     []string
-	DryRun             bool
+	// SharedStore says the store is shared by several replicas, each with
+	// its own Socket Mode connection. Without it, a second connection for
+	// the app is another lockbot with state of its own, and is warned of.
+	SharedStore       bool
+	RequiredApprovals int           // 0 → 1
+	ApprovalTTL       time.Duration // 0 → 30m
+	AllowedDomains    []string
+	DryRun            bool
 
 	// Flow configures the lock flow; its channels, approvals settings and
 	// dry run are filled in from the fields above.
@@ -291,6 +295,13 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) error {
 	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
 		if b.ready.set(true, "") {
 			b.log.Info("connected to slack socket mode")
+		}
+		if evt.Request != nil && evt.Request.NumConnections > 1 && !b.cfg.SharedStore {
+			// Slack hands each payload to one connection at random: the
+			// other process sees clicks on cards it never posted, and
+			// this one misses some of its own.
+			b.log.Warn("another process is connected to Slack with this app's SLACK_APP_TOKEN; with the embedded store it has state of its own, so commands and clicks Slack hands to it are not seen here. Stop it, or run every replica on LOCKBOT_DATABASE_URL",
+				"connections", evt.Request.NumConnections)
 		}
 	case socketmode.EventTypeConnectionError:
 		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,4 +117,20 @@ func TestNewNamesEveryMissingPiece(t *testing.T) {
 	for _, want := range []string{"Kandji client", "approvals store", "app-level token", "approval channel", "approvers"} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+// TestSecondConnectionOnTheEmbeddedStoreIsWarnedOf: a second lockbot with
+// the same app token but its own state splits Slack's payloads between
+// them; the one that sees two connections says so. Replicas on a shared
+// store expect each other and stay quiet.
+func TestSecondConnectionOnTheEmbeddedStoreIsWarnedOf(t *testing.T) {
+	first := newHarness(t)
+	second := newHarnessWith(t, first.slack)
+	require.Eventually(t, func() bool { return strings.Contains(second.logs.String(), "another process is connected to Slack") },
+		20*time.Second, 5*time.Millisecond, "the second lockbot warns")
+	assert.Contains(t, second.logs.String(), `"connections":2`)
+
+	shared := newHarnessWith(t, first.slack, withConfig(func(c *Config) { c.SharedStore = true }))
+	require.Eventually(t, shared.ready, 20*time.Second, 5*time.Millisecond)
+	assert.NotContains(t, shared.logs.String(), "another process is connected")
 }
