@@ -304,3 +304,22 @@ func TestSlackRateLimitIsWaitedOut(t *testing.T) {
 	}
 	assert.True(t, retried, "the first post was rate limited and tried again")
 }
+
+// TestRateLimitInTheAnswerIsWaitedOut: Slack also refuses a busy app with
+// a 200 answer saying rate_limited and no Retry-After. The refusal a person
+// is waiting for (an ephemeral "only approvers") still reaches them.
+func TestRateLimitInTheAnswerIsWaitedOut(t *testing.T) {
+	h := newHarness(t)
+	h.command(alice, "bob@corp.com")
+	card := h.card(victim)
+	h.slack.RateLimitInBody("chat.postEphemeral", 1)
+	h.click(carol, card, cards.ActionApprove)
+	h.waitFor(kind(slackfake.KindEphemeral), to(carol), says("Only approvers"))
+	refused := 0
+	for _, c := range h.slack.Calls() {
+		if c.Method == "chat.postEphemeral" && c.Error == "rate_limited" {
+			refused++
+		}
+	}
+	assert.Equal(t, 1, refused, "the first try was refused, the second went through")
+}

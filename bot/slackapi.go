@@ -31,7 +31,7 @@ type slackAPI struct {
 // Slack error strings that mean "try again later" rather than "you did it
 // wrong" (docs.slack.dev: each method's error table).
 var transientSlackErrors = map[string]bool{
-	"ratelimited": true, "internal_error": true, "fatal_error": true,
+	"ratelimited": true, "rate_limited": true, "internal_error": true, "fatal_error": true,
 	"service_unavailable": true, "request_timeout": true,
 }
 
@@ -50,6 +50,10 @@ func (s *slackAPI) retryDelay(err error, attempt int) (time.Duration, bool) {
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
+		if se.Err == "rate_limited" {
+			// The 200-answer form of a rate limit carries no Retry-After.
+			return max(backoff, time.Second), true
+		}
 		return backoff, transientSlackErrors[se.Err]
 	}
 	var ne net.Error
