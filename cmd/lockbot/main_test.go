@@ -245,6 +245,7 @@ func TestCheck(t *testing.T) {
 		assert.Contains(t, out.String(), "✓ configuration")
 		assert.Contains(t, out.String(), "Lock Device permission cannot be checked", "says what it cannot check")
 		assert.Contains(t, out.String(), "✓ Kandji token reads device commands")
+		assert.Contains(t, out.String(), "Slack said hello (1 connection(s) open for the app", "only check's own connection: no bot runs")
 		assert.Contains(t, out.String(), "whose Authorization header equals it")
 		assert.Regexp(t, regexp.MustCompile(`all \d+ checks passed`), out.String())
 	})
