@@ -82,17 +82,25 @@ func (a *access) fullMember(ctx context.Context, id string) (bool, string, error
 		}
 		a.cache.SetDefault(key, u)
 	}
-	switch {
-	case u.Deleted:
-		return false, "deactivated accounts cannot take part in lock requests", nil
-	case u.IsBot || u.IsAppUser || u.ID == "USLACKBOT":
-		return false, "bots cannot take part in lock requests", nil
-	case u.IsRestricted || u.IsUltraRestricted:
-		return false, "guest accounts cannot take part in lock requests", nil
-	case foreign(u, a.home.Load()):
-		return false, "people from other organisations (Slack Connect) cannot take part in lock requests", nil
+	if why := notFullMember(u, a.home.Load()); why != "" {
+		return false, why, nil
 	}
 	return true, "", nil
+}
+
+// notFullMember says why u may neither request nor approve, or "".
+func notFullMember(u *slack.User, home *homeTeam) string {
+	switch {
+	case u.Deleted:
+		return "deactivated accounts cannot take part in lock requests"
+	case u.IsBot || u.IsAppUser || u.ID == "USLACKBOT":
+		return "bots cannot take part in lock requests"
+	case u.IsRestricted || u.IsUltraRestricted:
+		return "guest accounts cannot take part in lock requests"
+	case foreign(u, home):
+		return "people from other organisations (Slack Connect) cannot take part in lock requests"
+	}
+	return ""
 }
 
 func (a *access) inGroup(ctx context.Context, group, id string) (bool, error) {

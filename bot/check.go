@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -55,7 +57,58 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 		seen[ch.id] = true
 		checks = append(checks, channelCheck(ctx, api, ch.name, ch.id))
 	}
-	return checks
+	return append(checks, approverCheck(ctx, api, cfg, &homeTeam{team: auth.TeamID, enterprise: auth.EnterpriseID}))
+}
+
+// approverCheck looks up every configured approver, as a click would: an
+// ID that is no one, a guest or a deactivated account approves nothing,
+// and a quorum the approvers cannot reach leaves every request to expire.
+func approverCheck(ctx context.Context, api *slack.Client, cfg Config, home *homeTeam) Check {
+	c := Check{Name: "Slack approvers"}
+	ids := slices.Clone(cfg.Approvers)
+	var problems []string
+	if cfg.ApproverGroup != "" {
+		members, err := api.GetUserGroupMembersContext(ctx, cfg.ApproverGroup)
+		if err != nil {
+			c.Detail = fmt.Sprintf("cannot list the user group %s (%s)", cfg.ApproverGroup, slackErrText(err))
+			c.Hint = "set LOCKBOT_APPROVER_GROUP to the ID (S…) of an existing user group; the app needs usergroups:read"
+			return c
+		}
+		if len(members) == 0 {
+			problems = append(problems, fmt.Sprintf("the user group %s has no members", cfg.ApproverGroup))
+		}
+		ids = append(ids, members...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	can := 0
+	for _, id := range ids {
+		u, err := api.GetUserInfoContext(ctx, id)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %s", id, slackErrText(err)))
+			continue
+		}
+		if why := notFullMember(u, home); why != "" {
+			problems = append(problems, fmt.Sprintf("%s (%s): %s", id, u.Name, why))
+			continue
+		}
+		can++
+	}
+	required := max(cfg.RequiredApprovals, 1)
+	switch {
+	case can < required:
+		problems = append(problems, fmt.Sprintf("%d can approve, fewer than the %d approvals a request needs", can, required))
+	case len(problems) == 0:
+		c.OK = true
+		c.Detail = fmt.Sprintf("%d people can approve; a request needs %d besides its requester", can, required)
+		if can == required {
+			c.Detail += ", so a request one of them makes can never be approved"
+		}
+		return c
+	}
+	c.Detail = strings.Join(problems, "; ")
+	c.Hint = "fix LOCKBOT_APPROVERS (Slack member IDs, U…) or the members of LOCKBOT_APPROVER_GROUP"
+	return c
 }
 
 // unreachable words a failure that is not a refusal: Slack did not answer,

@@ -245,6 +245,7 @@ func TestCheck(t *testing.T) {
 		assert.Contains(t, out.String(), "✓ configuration")
 		assert.Contains(t, out.String(), "Lock Device permission cannot be checked", "says what it cannot check")
 		assert.Contains(t, out.String(), "✓ Kandji token reads device commands")
+		assert.Contains(t, out.String(), "✓ Slack approvers: 2 people can approve; a request needs 1 besides its requester\n")
 		assert.Contains(t, out.String(), "Slack said hello (1 connection(s) open for the app", "only check's own connection: no bot runs")
 		assert.Contains(t, out.String(), "whose Authorization header equals it")
 		assert.Regexp(t, regexp.MustCompile(`all \d+ checks passed`), out.String())
@@ -269,6 +270,14 @@ func TestCheck(t *testing.T) {
 		assert.Contains(t, out.String(), "✗ Okta event hook secret")
 		assert.Contains(t, out.String(), "✓ Slack")
 		assert.NotContains(t, out.String(), "99999999-0000-0000-0000-000000000000")
+	})
+	t.Run("approvers who cannot approve", func(t *testing.T) {
+		w := newWorld(t)
+		w.env["LOCKBOT_APPROVERS"] = approver + ",U0NOBODY1"
+		w.env["LOCKBOT_REQUIRED_APPROVALS"] = "1"
+		var out bytes.Buffer
+		assert.Equal(t, exitFailed, run(t.Context(), []string{"check"}, w.getenv, &out, io.Discard))
+		assert.Regexp(t, regexp.MustCompile(`✗ Slack approvers: U0NOBODY1: Slack answered user_not_found — fix: .*LOCKBOT_APPROVERS`), out.String())
 	})
 	t.Run("bot not in the approval channel", func(t *testing.T) {
 		w := newWorld(t)
