@@ -4,13 +4,18 @@
 // decisions under races, task claims (each task runs once, retries,
 // schedules, survives a restart), dedupe of triggers and deliveries, the
 // journal, posts, queries, and that committed work survives a reopen
-// while an aborted transaction leaves nothing behind.
+// while an aborted transaction leaves nothing behind. For a store that
+// several processes share, it checks the same races across replicas, that
+// each task runs once with every replica working, that a lease has one
+// holder at a time and moves when released, and that a task whose replica
+// died is run by another.
 //
 // A store's own tests call Run with a Harness that opens fresh stores.
 package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/lockbot/lockbot/approvals"
 )
@@ -22,6 +27,15 @@ type Harness struct {
 	// Reopen closes s and opens the same data again, as a restart does. nil
 	// skips the tests of what survives a restart.
 	Reopen func(t *testing.T, s approvals.Store) approvals.Store
+	// Share opens a second, independent handle on the data of s while s
+	// stays open, as another replica (another process) would; the suite
+	// closes it. nil, for a store only one process opens at a time, skips
+	// the tests of replicas.
+	Share func(t *testing.T, s approvals.Store) approvals.Store
+	// Takeover bounds how long a shared store takes to move a released
+	// lease, or a task whose replica closed under it, to another replica
+	// (0: the suite's general bound). Stores pass their test timings.
+	Takeover time.Duration
 }
 
 // Run runs the whole suite.
@@ -47,6 +61,9 @@ func Run(t *testing.T, h Harness) {
 	if h.Reopen != nil {
 		t.Run("SurvivesReopen", func(t *testing.T) { testReopen(t, h) })
 		t.Run("TasksSurviveReopen", func(t *testing.T) { testTasksReopen(t, h) })
+	}
+	if h.Share != nil {
+		t.Run("Replicas", func(t *testing.T) { testReplicas(t, h) })
 	}
 }
 
