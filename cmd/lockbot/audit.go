@@ -9,12 +9,29 @@ import (
 	"time"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/postgres"
 	"github.com/lockbot/lockbot/approvals/sqlite"
 )
 
+// openJournal opens the store audit reads: the shared database when
+// LOCKBOT_DATABASE_URL is set, else the embedded store of
+// LOCKBOT_STATE_DIR for reading only, without its lock.
+func openJournal(ctx context.Context, getenv func(string) string) (approvals.Store, error) {
+	if url := getenv("LOCKBOT_DATABASE_URL"); url != "" {
+		if err := checkDatabaseURL(url); err != nil {
+			return nil, fmt.Errorf("LOCKBOT_DATABASE_URL %v", err)
+		}
+		return postgres.Open(ctx, url, postgres.Options{})
+	}
+	dir := getenv("LOCKBOT_STATE_DIR")
+	if dir == "" {
+		dir = "lockbot-state"
+	}
+	return sqlite.OpenReadOnly(ctx, dir, sqlite.Options{})
+}
+
 // audit prints the audit journal, optionally filtered, as JSON lines or
-// CSV. It opens the store for reading only and takes no lock, so it works
-// beside a running bot, and needs no other configuration.
+// CSV. It works beside running bots, and needs no other configuration.
 func audit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -25,11 +42,7 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	dir := getenv("LOCKBOT_STATE_DIR")
-	if dir == "" {
-		dir = "lockbot-state"
-	}
-	s, err := sqlite.OpenReadOnly(ctx, dir, sqlite.Options{})
+	s, err := openJournal(ctx, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "lockbot audit: %v\n", err)
 		return exitFailed

@@ -41,7 +41,8 @@ func check(ctx context.Context, getenv func(string) string, stdout io.Writer) in
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 
-	checks := bot.Preflight(ctx, botConfig(cfg))
+	checks := databaseCheck(ctx, cfg)
+	checks = append(checks, bot.Preflight(ctx, botConfig(cfg))...)
 	checks = append(checks, kandjiChecks(ctx, cfg)...)
 	checks = append(checks, oktaChecks(ctx, cfg)...)
 	failed := 0

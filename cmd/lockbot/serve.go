@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lockbot/lockbot/approvals"
-	"github.com/lockbot/lockbot/approvals/sqlite"
 	"github.com/lockbot/lockbot/bot"
 	"github.com/lockbot/lockbot/bot/lockflow"
 	"github.com/lockbot/lockbot/kandji"
@@ -82,12 +81,21 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if a.store, err = openStore(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	kc, err := kandji.New(cfg.KandjiAPIURL, cfg.KandjiAPIToken.value(),
+	kopts := []kandji.Option{
 		kandji.WithRatePerHour(cfg.KandjiRateLimit),
-		kandji.WithUserAgent("lockbot/"+buildVersion()),
+		kandji.WithUserAgent("lockbot/" + buildVersion()),
 		kandji.WithLogger(log),
 		kandji.WithRetryNotify(a.metrics.kandjiRetry),
-	)
+	}
+	if cfg.DatabaseURL != "" {
+		// Replicas spend one KANDJI_RATE_LIMIT between them.
+		budget, err := approvals.NewBudget(a.store, "kandji", cfg.KandjiRateLimit, nil)
+		if err != nil {
+			return nil, fmt.Errorf("KANDJI_RATE_LIMIT: %w", err)
+		}
+		kopts = append(kopts, kandji.WithSharedBudget(budget))
+	}
+	kc, err := kandji.New(cfg.KandjiAPIURL, cfg.KandjiAPIToken.value(), kopts...)
 	if err != nil {
 		return nil, fmt.Errorf("KANDJI_API_URL: %w", err)
 	}
@@ -144,20 +152,6 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// openStore opens the embedded store in LOCKBOT_STATE_DIR, importing the
-// state files of an older lockbot the first time.
-func openStore(ctx context.Context, cfg config, log *slog.Logger) (approvals.Store, error) {
-	s, err := sqlite.Open(ctx, cfg.StateDir, sqlite.Options{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("LOCKBOT_STATE_DIR: %w", err)
-	}
-	if err := importLegacy(ctx, s, cfg.StateDir, cfg.ApprovalChannel, log); err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("LOCKBOT_STATE_DIR: importing the state files of an older lockbot: %w", err)
-	}
-	return s, nil
-}
-
 // hookTypes are every event type lockbot acts on, by either route.
 func hookTypes(cfg config) []string {
 	return append(append([]string(nil), cfg.AutoLockEvents...), cfg.ApproveEvents...)
@@ -170,7 +164,7 @@ func botConfig(cfg config) bot.Config {
 		Approvers: cfg.Approvers, ApproverGroup: cfg.ApproverGroup,
 		Requesters: cfg.Requesters, RequesterGroup: cfg.RequesterGroup,
 		RequiredApprovals: cfg.Required, ApprovalTTL: cfg.ApprovalTTL, AllowedDomains: cfg.AllowedDomains,
-		DryRun: cfg.DryRun, LockDeadline: cfg.LockDeadline,
+		DryRun: cfg.DryRun, LockDeadline: cfg.LockDeadline, SharedStore: cfg.DatabaseURL != "",
 		Flow: lockflow.Config{
 			AutoLockEvents: cfg.AutoLockEvents, ApproveEvents: cfg.ApproveEvents,
 			LockMessage: cfg.LockMessage, LockPhone: cfg.LockPhone,
