@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/postgres"
+	"github.com/lockbot/lockbot/approvals/postgres/postgrestest"
 	"github.com/lockbot/lockbot/approvals/sqlite"
 	"github.com/lockbot/lockbot/approvals/sqlite/sqlitetest"
 	"github.com/lockbot/lockbot/bot/lockflow"
@@ -99,6 +101,12 @@ type harness struct {
 	// stopGrace is how long a stop lets the tasks under way finish; a
 	// tiny one makes a stop abandon work as a crash does.
 	stopGrace time.Duration
+	// pgURL, when set, runs the bot on that Postgres database instead of
+	// a SQLite file, as one of several replicas.
+	pgURL string
+	// sharedRate, when set, gives the bot a Kandji client of that many
+	// calls a second that takes its tokens from the store's shared budget.
+	sharedRate int
 }
 
 // harnessOption adjusts the bot's configuration and collaborators before
@@ -184,11 +192,22 @@ func (h *harness) kandjiClient(perSecond int, opts ...kandji.Option) *kandji.Cli
 func (h *harness) start() {
 	t := h.t
 	var err error
-	h.store, err = sqlite.Open(context.Background(), h.dir, sqlite.Options{Logger: h.logger, PollInterval: time.Second,
-		OrphanCheck: 50 * time.Millisecond, OrphanAfter: time.Second, StopGrace: h.stopGrace})
+	if h.pgURL != "" {
+		h.store, err = postgres.Open(context.Background(), h.pgURL, postgres.Options{Logger: h.logger, PollInterval: 500 * time.Millisecond,
+			StopGrace: h.stopGrace, Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second, OrphanCheck: 100 * time.Millisecond,
+			LeaseTTL: time.Second, LeaseRenew: 200 * time.Millisecond})
+	} else {
+		h.store, err = sqlite.Open(context.Background(), h.dir, sqlite.Options{Logger: h.logger, PollInterval: time.Second,
+			OrphanCheck: 50 * time.Millisecond, OrphanAfter: time.Second, StopGrace: h.stopGrace})
+	}
 	require.NoError(t, err)
 	deps := h.deps
 	deps.Store = h.store
+	if h.sharedRate > 0 {
+		budget, err := approvals.NewBudget(h.store, "kandji", h.sharedRate*3600, nil)
+		require.NoError(t, err)
+		deps.Kandji = h.kandjiClient(h.sharedRate, kandji.WithSharedBudget(budget))
+	}
 	h.bot, err = New(h.cfg, deps)
 	require.NoError(t, err)
 	hook, err := okta.NewHookHandler(okta.HookConfig{Secret: "hook-secret",
@@ -202,6 +221,8 @@ func (h *harness) start() {
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
 	require.NoError(t, h.slack.WaitConnected(wctx))
+	// Another replica's connection satisfies WaitConnected: wait for ours.
+	require.Eventually(t, h.ready, 20*time.Second, 5*time.Millisecond, "the bot connected to Slack")
 }
 
 // restart stops the bot, closes its store and starts a new one on the
@@ -340,6 +361,9 @@ func (h *harness) journal(f approvals.Filter) []approvals.Record {
 // storedBytes is every byte of the store's files, for the secret scans.
 func (h *harness) storedBytes() []byte {
 	h.t.Helper()
+	if h.pgURL != "" {
+		return postgrestest.Dump(h.t, h.pgURL)
+	}
 	var all []byte
 	for _, f := range []string{sqlite.FileName, sqlite.FileName + "-wal"} {
 		b, err := os.ReadFile(filepath.Join(h.dir, f))
@@ -357,7 +381,8 @@ func (h *harness) storedBytes() []byte {
 func (h *harness) assertPINsOnlyInDMs(allowed ...string) {
 	h.t.Helper()
 	var pins []string
-	for _, d := range tenant {
+	for d, err := range h.kandjiClient(1000).Inventory(h.ctx()) {
+		require.NoError(h.t, err)
 		if p := h.kandji.PIN(d.ID); p != "" {
 			pins = append(pins, p)
 		}
