@@ -37,8 +37,11 @@ const (
 //
 //	go test -run '^$' -bench Burst -benchtime 1x ./bot
 func BenchmarkBurst(b *testing.B) {
-	b.Run("clean", func(b *testing.B) { benchBurst(b, 0) })
-	b.Run("5xx=20%", func(b *testing.B) { benchBurst(b, 0.2) })
+	b.Run("clean", func(b *testing.B) { benchBurst(b, 0, 1) })
+	b.Run("5xx=20%", func(b *testing.B) { benchBurst(b, 0.2, 1) })
+	// Two replicas on Postgres share the budget: the hook deliveries
+	// alternate between them, as a load balancer spreads them.
+	b.Run("two-replicas", func(b *testing.B) { benchBurst(b, 0, 2) })
 }
 
 // burstFigures is what one run measured.
@@ -54,10 +57,10 @@ type burstFigures struct {
 	peakHeap                  uint64
 }
 
-func benchBurst(b *testing.B, failRate float64) {
+func benchBurst(b *testing.B, failRate float64, replicas int) {
 	var f burstFigures
 	for range b.N {
-		f = burstOnce(b, failRate)
+		f = burstOnce(b, failRate, replicas)
 	}
 	b.ReportMetric(float64(f.hookP50.Microseconds())/1000, "hook-p50-ms")
 	b.ReportMetric(float64(f.hookP99.Microseconds())/1000, "hook-p99-ms")
@@ -76,20 +79,30 @@ func benchBurst(b *testing.B, failRate float64) {
 	b.ReportMetric(0, "ns/op") // one run is minutes of scaled time; ns/op says nothing
 }
 
-func burstOnce(b *testing.B, failRate float64) burstFigures {
+func burstOnce(b *testing.B, failRate float64, replicas int) burstFigures {
 	b.StopTimer()
 	var retries atomic.Int64
-	h := newHarness(b, func(h *harness, c *Config, d *Deps) {
+	setup := func(h *harness, c *Config, d *Deps) {
 		h.logger = slog.New(slog.DiscardHandler) // 10,000 debug lines would skew the heap figure
 		d.Logger = h.logger
-		d.Kandji = h.kandjiClient(burstRate,
+		opts := []kandji.Option{
 			kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second), // production's policy
-			kandji.WithRetryNotify(func(string, string, int) { retries.Add(1) }))
+			kandji.WithRetryNotify(func(string, string, int) { retries.Add(1) }),
+		}
+		d.Kandji = h.kandjiClient(burstRate, opts...)
+		if replicas > 1 {
+			h.sharedRate, h.sharedOpts = burstRate, opts
+		}
 		c.ReportGap = time.Second // Slack's real limit, unscaled
 		c.DigestQuiet = time.Second
 		c.Flow.FirstRetry = 200 * time.Millisecond // 2 s, scaled
 		c.WriterPoll = 100 * time.Millisecond
-	})
+	}
+	hs := []*harness{newHarness(b, setup)}
+	if replicas > 1 {
+		hs = newReplicas(b, replicas, setup)
+	}
+	h := hs[0]
 	people := h.kandji.Populate(burstPeople, burstDevicesEach, "corp.com")
 	h.kandji.Populate(burstBystanders, 2, "elsewhere.example")
 	ids := h.deviceIDs(people)
@@ -101,8 +114,12 @@ func burstOnce(b *testing.B, failRate float64) burstFigures {
 	// that finely either.
 	h.kandji.SetRateCap(burstRate, burstRate+burstRate/20)
 	h.kandji.SetFailureRate(failRate, http.StatusServiceUnavailable)
-	hook := httptest.NewServer(h.hook)
-	defer hook.Close()
+	var hooks []*httptest.Server
+	for _, r := range hs {
+		srv := httptest.NewServer(r.hook)
+		defer srv.Close()
+		hooks = append(hooks, srv)
+	}
 
 	var peak atomic.Uint64
 	stopSampling := make(chan struct{})
@@ -131,6 +148,7 @@ func burstOnce(b *testing.B, failRate float64) burstFigures {
 		ev := suspend(fmt.Sprintf("burst-%d", i), email)
 		h.events = append(h.events, ev.UUID)
 		body := delivery(ev)
+		hook := hooks[i%len(hooks)]
 		senders.Go(func() {
 			req, err := http.NewRequest(http.MethodPost, hook.URL+"/hooks/okta", bytes.NewReader(body))
 			if err != nil {
@@ -203,8 +221,8 @@ func burstOnce(b *testing.B, failRate float64) burstFigures {
 	f.baseline = devices + burstPeople
 	f.slackPerSecAvg, f.slackMaxIn1s = slackPace(h, start)
 	f.peakHeap = peak.Load()
-	b.Logf("burst (time scaled 10×): %d people × %d devices, tenant %d devices, Kandji budget %d req/s, %.0f%% 5xx",
-		burstPeople, burstDevicesEach, tenantDevices, burstRate, failRate*100)
+	b.Logf("burst (time scaled 10×): %d people × %d devices, tenant %d devices, Kandji budget %d req/s, %.0f%% 5xx, %d replica(s)",
+		burstPeople, burstDevicesEach, tenantDevices, burstRate, failRate*100, replicas)
 	b.Logf("  hook reply p50 %v p99 %v max %v", f.hookP50, f.hookP99, f.hookMax)
 	b.Logf("  last lock after %.2fs (ideal %.2fs) → efficiency %.3f (%.3f net of the limiter's initial 1 s burst)", f.lastLock.Seconds(), ideal, f.efficiency, f.netEfficiency)
 	b.Logf("  Kandji calls %d (per-person baseline %d), 429s %d, 5xx %d, client retries %d", f.calls, f.baseline, f.throttled, f.serverErrors, f.retries)

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,8 +106,10 @@ type harness struct {
 	// a SQLite file, as one of several replicas.
 	pgURL string
 	// sharedRate, when set, gives the bot a Kandji client of that many
-	// calls a second that takes its tokens from the store's shared budget.
+	// calls a second that takes its tokens from the store's shared budget,
+	// with sharedOpts.
 	sharedRate int
+	sharedOpts []kandji.Option
 }
 
 // harnessOption adjusts the bot's configuration and collaborators before
@@ -206,7 +209,7 @@ func (h *harness) start() {
 	if h.sharedRate > 0 {
 		budget, err := approvals.NewBudget(h.store, "kandji", h.sharedRate*3600, nil)
 		require.NoError(t, err)
-		deps.Kandji = h.kandjiClient(h.sharedRate, kandji.WithSharedBudget(budget))
+		deps.Kandji = h.kandjiClient(h.sharedRate, append(slices.Clone(h.sharedOpts), kandji.WithSharedBudget(budget))...)
 	}
 	h.bot, err = New(h.cfg, deps)
 	require.NoError(t, err)

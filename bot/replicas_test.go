@@ -37,7 +37,7 @@ func onTenant(k *kandjitest.Server) harnessOption {
 // newReplicas starts n bots on one new Postgres database, one Slack
 // workspace (which hands each envelope to one of their connections at
 // random, as Slack does) and one Kandji tenant.
-func newReplicas(t *testing.T, n int, opts ...harnessOption) []*harness {
+func newReplicas(t testing.TB, n int, opts ...harnessOption) []*harness {
 	t.Helper()
 	url := postgrestest.URL(t)
 	first := newHarness(t, append([]harnessOption{onPostgres(url)}, opts...)...)
