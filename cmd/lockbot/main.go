@@ -59,6 +59,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if command == "" {
 			command = "/lock"
 		}
+		if !slashName.MatchString(command) {
+			// Slack would refuse the manifest; say why here instead.
+			fmt.Fprintf(stderr, "lockbot manifest: LOCKBOT_COMMAND %q must be a slash command such as /lock (lower case letters, digits, - and _, at most 32 characters)\n", command)
+			return exitUsage
+		}
 		if err := writeManifest(stdout, command); err != nil {
 			return exitFailed
 		}

@@ -246,7 +246,8 @@ func TestCheck(t *testing.T) {
 		assert.Contains(t, out.String(), "Lock Device permission cannot be checked", "says what it cannot check")
 		assert.Contains(t, out.String(), "✓ Kandji token reads device commands")
 		assert.Contains(t, out.String(), "✓ Slack approvers: 2 people can approve; a request needs 1 besides its requester\n")
-		assert.Contains(t, out.String(), "Slack said hello (1 connection(s) open for the app", "only check's own connection: no bot runs")
+		assert.Contains(t, out.String(), "✓ Slack app token (Socket Mode): the app token works, Socket Mode is on and 127.0.0.1:")
+		assert.Zero(t, w.slack.Connections(), "check opened no Socket Mode connection that could take a live payload")
 		assert.Contains(t, out.String(), "whose Authorization header equals it")
 		assert.Regexp(t, regexp.MustCompile(`all \d+ checks passed`), out.String())
 	})
@@ -371,4 +372,15 @@ func TestReadmeDocumentsEveryVariable(t *testing.T) {
 	}
 	assert.Contains(t, string(readme), "go run ./cmd/lockbot demo")
 	assert.Contains(t, string(readme), "go test -race ./...")
+}
+
+// TestManifestRefusesACommandSlackWould: a command name Slack refuses
+// fails here, naming the variable, instead of at "Create app".
+func TestManifestRefusesACommandSlackWould(t *testing.T) {
+	for _, cmd := range []string{"lock", "/Lock", "/lock now", "/" + strings.Repeat("x", 40), "/lök"} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, exitUsage, run(t.Context(), []string{"manifest"}, getenvFrom(map[string]string{"LOCKBOT_COMMAND": cmd}), &out, &errOut), cmd)
+		assert.Empty(t, out.String(), "no manifest for %q", cmd)
+		assert.Contains(t, errOut.String(), "LOCKBOT_COMMAND")
+	}
 }
