@@ -56,7 +56,46 @@ func Preflight(ctx context.Context, cfg Config) []Check {
 		seen[ch.id] = true
 		checks = append(checks, channelCheck(ctx, api, ch.name, ch.id))
 	}
-	return append(checks, approverCheck(ctx, api, cfg, &homeTeam{team: auth.TeamID, enterprise: auth.EnterpriseID}))
+	checks = append(checks, approverCheck(ctx, api, cfg, &homeTeam{team: auth.TeamID, enterprise: auth.EnterpriseID}))
+	if cfg.RequesterGroup != "" {
+		checks = append(checks, requesterGroupCheck(ctx, api, cfg.RequesterGroup))
+	}
+	return checks
+}
+
+// requesterGroupCheck proves the requester group can be read: otherwise
+// every request from its members is refused.
+func requesterGroupCheck(ctx context.Context, api *slack.Client, group string) Check {
+	c := Check{Name: "Slack requester group " + group}
+	members, err := api.GetUserGroupMembersContext(ctx, group)
+	switch {
+	case err != nil:
+		c.Detail, c.Hint = groupProblem("LOCKBOT_REQUESTER_GROUP", group, err)
+	case len(members) == 0:
+		c.Detail = "the group has no members, so only listed requesters and approvers can ask for locks"
+		c.Hint = "add the people who may request locks to the group, or set LOCKBOT_REQUESTERS"
+	default:
+		c.OK, c.Detail = true, fmt.Sprintf("%d members may request locks", len(members))
+	}
+	return c
+}
+
+// groupProblem words a user group that cannot be listed, with the fix
+// for the answers Slack documents.
+func groupProblem(variable, group string, err error) (detail, hint string) {
+	detail = fmt.Sprintf("cannot list the user group %s (%s)", group, slackErrText(err))
+	var se slack.SlackErrorResponse
+	errors.As(err, &se)
+	switch se.Err {
+	case "no_such_subteam":
+		return detail, fmt.Sprintf("no user group has the ID %s: set %s to the ID (S…) shown in the group's details", group, variable)
+	case "plan_upgrade_required":
+		return detail, fmt.Sprintf("user groups need a paid Slack plan: list the people in %s instead and unset %s",
+			strings.TrimSuffix(variable, "_GROUP")+"S", variable)
+	case "missing_scope":
+		return detail, "reinstall the app from `lockbot manifest`: it needs usergroups:read"
+	}
+	return detail, fmt.Sprintf("set %s to the ID (S…) of an existing user group", variable)
 }
 
 // approverCheck looks up every configured approver, as a click would: an
@@ -69,8 +108,7 @@ func approverCheck(ctx context.Context, api *slack.Client, cfg Config, home *hom
 	if cfg.ApproverGroup != "" {
 		members, err := api.GetUserGroupMembersContext(ctx, cfg.ApproverGroup)
 		if err != nil {
-			c.Detail = fmt.Sprintf("cannot list the user group %s (%s)", cfg.ApproverGroup, slackErrText(err))
-			c.Hint = "set LOCKBOT_APPROVER_GROUP to the ID (S…) of an existing user group; the app needs usergroups:read"
+			c.Detail, c.Hint = groupProblem("LOCKBOT_APPROVER_GROUP", cfg.ApproverGroup, err)
 			return c
 		}
 		if len(members) == 0 {
