@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
 
 // Options tunes a Store. Zero values take the defaults, which move a
@@ -189,7 +190,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err := s.beat(ctx, s.live); err != nil {
 		return nil, s.fail(fmt.Errorf("postgres: register this replica in %s: %w", s.name, err))
 	}
-	inserter, err := river.NewClient(s.driver, &river.Config{Logger: s.riverLogger(), FetchCooldown: fetchCooldown})
+	inserter, err := river.NewClient(s.driver, &river.Config{Logger: rivertask.Logger(s.log), FetchCooldown: fetchCooldown})
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("postgres: task client: %w", err))
 	}
@@ -234,11 +235,6 @@ func (s *Store) fail(err error) error {
 		s.pool.Close()
 	}
 	return err
-}
-
-// riverLogger is River's share of the store's logger: warnings only.
-func (s *Store) riverLogger() *slog.Logger {
-	return slog.New(levelAtLeast{s.log.Handler(), slog.LevelWarn})
 }
 
 // Changed implements approvals.Store. Commits of this store close it at
@@ -328,21 +324,3 @@ wait:
 
 // errClosed is returned by a store used after Close.
 var errClosed = errors.New("postgres: store is closed")
-
-// levelAtLeast passes on records of at least min.
-type levelAtLeast struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelAtLeast) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelAtLeast) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelAtLeast{h.Handler.WithAttrs(as), h.min}
-}
-
-func (h levelAtLeast) WithGroup(name string) slog.Handler {
-	return levelAtLeast{h.Handler.WithGroup(name), h.min}
-}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
 
 // migrations create and change lockbot's tables, in order: the schema
@@ -132,7 +134,7 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 	if err := s.migrateLockbot(ctx, conn.Conn()); err != nil {
 		return err
 	}
-	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: s.riverLogger()})
+	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: rivertask.Logger(s.log)})
 	if err != nil {
 		return fmt.Errorf("postgres: task tables: %w", err)
 	}

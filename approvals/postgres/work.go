@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,83 +13,27 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
-
-// maxAttempts is high enough never to be reached: a task is never given up
-// (its handler decides when work is over), and with backoff capped at five
-// minutes it is months of attempts.
-const maxAttempts = 25_000
-
-// defaultTimeout bounds an attempt whose Handler sets none.
-const defaultTimeout = time.Minute
 
 // fetchCooldown is the least time between two fetches of a queue: short,
 // so a burst's tasks start at once.
 const fetchCooldown = 10 * time.Millisecond
 
-// taskArgs are River's arguments for every task: one River job kind, with
-// lockbot's task kind as the queue. They are those of the embedded store,
-// so tasks mean the same in both.
-type taskArgs struct {
-	TaskKind string `json:"kind"`
-	TaskKey  string `json:"key"`
-}
-
-// Kind implements river.JobArgs.
-func (taskArgs) Kind() string { return "lockbot_task" }
-
-// taskWorker runs River jobs with lockbot's handlers.
-type taskWorker struct {
-	river.WorkerDefaults[taskArgs]
-	s        *Store
-	handlers map[string]approvals.Handler
-}
-
 // errNotAlive cancels a task whose replica can no longer show it is alive.
 var errNotAlive = errors.New("postgres: this replica's heartbeat is failing; another replica will run the task")
 
-// Work implements river.Worker.
-func (w *taskWorker) Work(ctx context.Context, job *river.Job[taskArgs]) error {
-	h, ok := w.handlers[job.Args.TaskKind]
-	if !ok {
-		// Only queues with a handler are worked, so this is a task moved
-		// between queues by hand; leave it for later rather than drop it.
-		return river.JobSnooze(time.Minute)
-	}
-	// The handler stops when the heartbeat does: once this replica can no
-	// longer be seen alive, another takes its tasks.
-	alive := w.s.aliveCtx()
+// whileAlive runs an attempt only while this replica's heartbeat holds:
+// once it can no longer be seen alive, another replica takes its tasks,
+// so the handler is stopped first.
+func (s *Store) whileAlive(ctx context.Context, _ *river.Job[rivertask.Args]) (context.Context, func(), bool) {
+	alive := s.aliveCtx()
 	if alive.Err() != nil {
-		return river.JobSnooze(time.Second)
+		return nil, nil, false
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	defer context.AfterFunc(alive, func() { cancel(errNotAlive) })()
-	err := h.Run(ctx, approvals.TaskRun{
-		Task:    approvals.Task{Kind: job.Args.TaskKind, Key: job.Args.TaskKey, At: job.ScheduledAt},
-		Attempt: job.Attempt,
-	})
-	if err == nil {
-		return nil
-	}
-	if d, ok := approvals.RetryDelay(err); ok {
-		return river.JobSnooze(d)
-	}
-	if ctx.Err() == nil {
-		w.s.log.Warn("task failed; it will be tried again", "kind", job.Args.TaskKind, "key", job.Args.TaskKey,
-			"attempt", job.Attempt, "retry_in", approvals.TaskBackoff(job.Attempt), "err", err)
-	}
-	return err
-}
-
-// Timeout implements river.Worker: each kind's own bound.
-func (w *taskWorker) Timeout(job *river.Job[taskArgs]) time.Duration {
-	return cmp.Or(w.handlers[job.Args.TaskKind].Timeout, defaultTimeout)
-}
-
-// NextRetry implements river.Worker.
-func (w *taskWorker) NextRetry(job *river.Job[taskArgs]) time.Time {
-	return time.Now().Add(approvals.TaskBackoff(job.Attempt))
+	stop := context.AfterFunc(alive, func() { cancel(errNotAlive) })
+	return ctx, func() { stop(); cancel(nil) }, true
 }
 
 // Work implements approvals.Store. Every replica may work every kind:
@@ -108,19 +51,14 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 		<-ctx.Done()
 		return nil
 	}
-	workers := river.NewWorkers()
-	w := &taskWorker{s: s, handlers: handlers}
-	if err := river.AddWorkerSafely(workers, w); err != nil {
+	queues, longest, err := rivertask.Queues(handlers)
+	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	queues := make(map[string]river.QueueConfig, len(handlers))
-	longest := defaultTimeout
-	for kind, h := range handlers {
-		if h.Run == nil {
-			return fmt.Errorf("postgres: the handler of %q has no Run", kind)
-		}
-		queues[kind] = river.QueueConfig{MaxWorkers: max(h.Workers, 1)}
-		longest = max(longest, h.Timeout)
+	workers := river.NewWorkers()
+	w := &rivertask.Worker{Handlers: handlers, Log: s.log, Around: s.whileAlive}
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	// River's client ID is what it records in attempted_by: the replica,
 	// then which of its Work calls, which sweepOrphans reads back.
@@ -138,8 +76,8 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 			// Timeout, so a task rescued here has a live worker that lost
 			// the write of its end.
 			RescueStuckJobsAfter: 2*longest + time.Minute,
-			MaxAttempts:          maxAttempts,
-			Logger:               s.riverLogger(),
+			MaxAttempts:          rivertask.MaxAttempts,
+			Logger:               rivertask.Logger(s.log),
 		})
 	}
 	client, err := s.startClient(ctx, newClient)

@@ -2,63 +2,22 @@ package sqlite_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
-	"time"
 
-	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/approvals/sqlite"
 	"github.com/lockbot/lockbot/approvals/sqlite/sqlitetest"
+	"github.com/lockbot/lockbot/approvals/storetest"
 )
 
-// openBench opens a store on a real file, as production does: the figures
-// include the fsync of every commit.
-func openBench(b *testing.B) *sqlite.Store {
-	b.Helper()
+// BenchmarkStore runs the store benchmarks on a real file, as production
+// opens it: the figures include the fsync of every commit.
+//
+//	go test -run '^$' -bench . ./approvals/sqlite
+func BenchmarkStore(b *testing.B) {
 	s, err := sqlite.Open(context.Background(), sqlitetest.Dir(b), sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// BenchmarkAdmitEvent is what a hook delivery of one event waits for: the
-// trigger and its task, committed.
-//
-//	go test -run '^$' -bench . ./approvals/sqlite
-func BenchmarkAdmitEvent(b *testing.B) {
-	s := openBench(b)
-	ctx := context.Background()
-	now := time.Now()
-	for i := range b.N {
-		err := s.Update(ctx, func(tx approvals.Tx) error {
-			id := fmt.Sprintf("okta:bench-%d", i)
-			if _, err := tx.AdmitTrigger(approvals.Trigger{ID: id, Source: approvals.SourceHook, Type: "user.lifecycle.suspend", Admitted: now, Email: "bob@corp.com"}); err != nil {
-				return err
-			}
-			return tx.Enqueue(approvals.Task{Kind: approvals.TaskTrigger, Key: id})
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkOpenAndApprove is a manual request from the slash command to
-// the approval that opens its lock job: two transactions.
-func BenchmarkOpenAndApprove(b *testing.B) {
-	s := openBench(b)
-	ctx := context.Background()
-	e := approvals.NewEngine(s, approvals.AuthorizerFunc(func(context.Context, string) (bool, error) { return true, nil }),
-		approvals.WithCardChannel("CAPPROVE"))
-	for i := range b.N {
-		r, err := e.Open(ctx, approvals.NewRequest{Person: approvals.Person{Email: fmt.Sprintf("p%d@corp.com", i)}, Requester: "UALICE", Reason: "bench"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := e.Approve(ctx, r.ID, "UDAVE"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.Bench(b, s)
 }

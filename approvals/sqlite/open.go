@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go driver registered as "sqlite"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
 
 // FileName is the database inside the state directory.
@@ -134,7 +135,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	rdb.SetConnMaxIdleTime(0)
 	s.rdb = rdb
 	s.driver = riversqlite.New(db)
-	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: s.riverLogger()})
+	migrator, err := rivermigrate.New(s.driver, &rivermigrate.Config{Logger: rivertask.Logger(s.log)})
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("sqlite: task tables: %w", err))
 	}
@@ -146,7 +147,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`); err != nil {
 		return nil, s.fail(fmt.Errorf("sqlite: take back interrupted tasks: %w", err))
 	}
-	inserter, err := river.NewClient(s.driver, &river.Config{Logger: s.riverLogger()})
+	inserter, err := river.NewClient(s.driver, &river.Config{Logger: rivertask.Logger(s.log)})
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("sqlite: task client: %w", err))
 	}
@@ -231,11 +232,6 @@ func (s *Store) prepare(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// riverLogger is River's share of the store's logger: warnings only.
-func (s *Store) riverLogger() *slog.Logger {
-	return slog.New(levelAtLeast{s.log.Handler(), slog.LevelWarn})
-}
-
 // Changed implements approvals.Store.
 func (s *Store) Changed() <-chan struct{} {
 	s.changedMu.Lock()
@@ -284,21 +280,3 @@ func (s *Store) Close() error {
 
 // errClosed is returned by a store used after Close.
 var errClosed = errors.New("sqlite: store is closed")
-
-// levelAtLeast passes on records of at least min.
-type levelAtLeast struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelAtLeast) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelAtLeast) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelAtLeast{h.Handler.WithAttrs(as), h.min}
-}
-
-func (h levelAtLeast) WithGroup(name string) slog.Handler {
-	return levelAtLeast{h.Handler.WithGroup(name), h.min}
-}

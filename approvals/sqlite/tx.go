@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
 
 // Update implements approvals.Store. SQLite has one writer, and this store
@@ -289,7 +290,7 @@ func (t *tx) Enqueue(task approvals.Task) error {
 	}
 	// Inserted together at commit: one River insert of many rows costs
 	// far less than many of one, and a burst's admissions enqueue dozens.
-	t.tasks = append(t.tasks, river.InsertManyParams{Args: taskArgs{TaskKind: task.Kind, TaskKey: task.Key}, InsertOpts: insertOpts(task)})
+	t.tasks = append(t.tasks, rivertask.Insert(task))
 	return nil
 }
 
@@ -302,12 +303,6 @@ func (t *tx) insertTasks() error {
 		return fmt.Errorf("sqlite: enqueue %d tasks: %w", len(t.tasks), err)
 	}
 	return nil
-}
-
-// insertOpts schedules a task once, in its kind's queue.
-func insertOpts(task approvals.Task) *river.InsertOpts {
-	return &river.InsertOpts{Queue: task.Kind, ScheduledAt: task.At, MaxAttempts: maxAttempts,
-		UniqueOpts: river.UniqueOpts{ByArgs: true, ByQueue: true}}
 }
 
 // Value implements approvals.Tx.

@@ -13,69 +13,8 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
-
-// maxAttempts is high enough never to be reached: a task is never given up
-// (its handler decides when work is over), and with backoff capped at five
-// minutes it is months of attempts.
-const maxAttempts = 25_000
-
-// defaultTimeout bounds an attempt whose Handler sets none.
-const defaultTimeout = time.Minute
-
-// taskArgs are River's arguments for every task: one River job kind, with
-// lockbot's task kind as the queue.
-type taskArgs struct {
-	TaskKind string `json:"kind"`
-	TaskKey  string `json:"key"`
-}
-
-// Kind implements river.JobArgs.
-func (taskArgs) Kind() string { return "lockbot_task" }
-
-// taskWorker runs River jobs with lockbot's handlers.
-type taskWorker struct {
-	river.WorkerDefaults[taskArgs]
-	s        *Store
-	handlers map[string]approvals.Handler
-}
-
-// Work implements river.Worker.
-func (w *taskWorker) Work(ctx context.Context, job *river.Job[taskArgs]) error {
-	h, ok := w.handlers[job.Args.TaskKind]
-	if !ok {
-		// Only queues with a handler are worked, so this is a task moved
-		// between queues by hand; leave it for later rather than drop it.
-		return river.JobSnooze(time.Minute)
-	}
-	w.s.working.Store(job.ID, time.Time{})
-	defer w.s.working.Store(job.ID, time.Now())
-	err := h.Run(ctx, approvals.TaskRun{
-		Task:    approvals.Task{Kind: job.Args.TaskKind, Key: job.Args.TaskKey, At: job.ScheduledAt},
-		Attempt: job.Attempt,
-	})
-	if err == nil {
-		return nil
-	}
-	if d, ok := approvals.RetryDelay(err); ok {
-		return river.JobSnooze(d)
-	}
-	if ctx.Err() == nil {
-		w.s.log.Warn("task failed; it will be tried again", "kind", job.Args.TaskKind, "key", job.Args.TaskKey,
-			"attempt", job.Attempt, "retry_in", approvals.TaskBackoff(job.Attempt), "err", err)
-	}
-	return err
-}
-
-// Timeout implements river.Worker: each kind's own bound.
-func (w *taskWorker) Timeout(job *river.Job[taskArgs]) time.Duration {
-	return cmp.Or(w.handlers[job.Args.TaskKind].Timeout, defaultTimeout)
-}
-
-// NextRetry implements river.Worker.
-func (w *taskWorker) NextRetry(job *river.Job[taskArgs]) time.Time {
-	return time.Now().Add(approvals.TaskBackoff(job.Attempt))
-}
 
 // defaultPollInterval is how often idle workers look for tasks whose time
 // came. Tasks this process enqueues start at once whatever it is; each poll
@@ -92,19 +31,20 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 		<-ctx.Done()
 		return nil
 	}
-	workers := river.NewWorkers()
-	w := &taskWorker{s: s, handlers: handlers}
-	if err := river.AddWorkerSafely(workers, w); err != nil {
+	queues, longest, err := rivertask.Queues(handlers)
+	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	queues := make(map[string]river.QueueConfig, len(handlers))
-	longest := defaultTimeout
-	for kind, h := range handlers {
-		if h.Run == nil {
-			return fmt.Errorf("sqlite: the handler of %q has no Run", kind)
-		}
-		queues[kind] = river.QueueConfig{MaxWorkers: max(h.Workers, 1)}
-		longest = max(longest, h.Timeout)
+	workers := river.NewWorkers()
+	w := &rivertask.Worker{Handlers: handlers, Log: s.log,
+		// takeBackOrphans leaves alone what a handler of this process runs
+		// or has just finished.
+		Around: func(ctx context.Context, job *river.Job[rivertask.Args]) (context.Context, func(), bool) {
+			s.working.Store(job.ID, time.Time{})
+			return ctx, func() { s.working.Store(job.ID, time.Now()) }, true
+		}}
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	newClient := func() (*river.Client[*sql.Tx], error) {
 		return river.NewClient(s.driver, &river.Config{
@@ -114,8 +54,8 @@ func (s *Store) Work(ctx context.Context, handlers map[string]approvals.Handler)
 			FetchCooldown:        10 * time.Millisecond,
 			JobTimeout:           longest,
 			RescueStuckJobsAfter: 2*longest + time.Minute,
-			MaxAttempts:          maxAttempts,
-			Logger:               s.riverLogger(),
+			MaxAttempts:          rivertask.MaxAttempts,
+			Logger:               rivertask.Logger(s.log),
 		})
 	}
 	client, err := s.startClient(ctx, newClient)
