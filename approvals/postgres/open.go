@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/news"
 	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
 
@@ -131,10 +132,8 @@ type Store struct {
 	holdMu  sync.Mutex
 	holding map[chan struct{}]struct{} // Lead holds, closed once released
 
-	changedMu sync.Mutex
-	changed   chan struct{} // closed at the next commit
-	leaseMu   sync.Mutex
-	leases    chan struct{} // closed when a lease is next released
+	changed news.News // commits
+	leases  news.News // leases released
 
 	closed atomic.Bool
 }
@@ -169,8 +168,6 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		log:     opts.Logger,
 		opts:    opts,
 		holding: map[chan struct{}]struct{}{},
-		changed: make(chan struct{}),
-		leases:  make(chan struct{}),
 	}
 	s.life, s.end = context.WithCancel(context.Background())
 	s.alive, s.fence = context.WithCancel(s.life)
@@ -239,35 +236,17 @@ func (s *Store) fail(err error) error {
 
 // Changed implements approvals.Store. Commits of this store close it at
 // once; those of other replicas when their notification arrives.
-func (s *Store) Changed() <-chan struct{} {
-	s.changedMu.Lock()
-	defer s.changedMu.Unlock()
-	return s.changed
-}
+func (s *Store) Changed() <-chan struct{} { return s.changed.Next() }
 
 // committed tells the waiters of Changed.
-func (s *Store) committed() {
-	s.changedMu.Lock()
-	defer s.changedMu.Unlock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Store) committed() { s.changed.Tell() }
 
 // leaseNews returns a channel closed when a lease is next released, so
 // the replicas waiting for it try at once instead of at their next poll.
-func (s *Store) leaseNews() <-chan struct{} {
-	s.leaseMu.Lock()
-	defer s.leaseMu.Unlock()
-	return s.leases
-}
+func (s *Store) leaseNews() <-chan struct{} { return s.leases.Next() }
 
 // leaseReleased tells the waiters of leaseNews.
-func (s *Store) leaseReleased() {
-	s.leaseMu.Lock()
-	defer s.leaseMu.Unlock()
-	close(s.leases)
-	s.leases = make(chan struct{})
-}
+func (s *Store) leaseReleased() { s.leases.Tell() }
 
 // Ping implements approvals.Store: it writes this replica's heartbeat
 // through the pool that serves Update, which proves the database answers,

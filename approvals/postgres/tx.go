@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/riverqueue/river"
 
 	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/approvals/internal/rivertask"
@@ -111,8 +110,8 @@ type tx struct {
 	tx       pgx.Tx
 	readOnly bool
 	wrote    bool
-	conflict bool                     // a statement failed for a deadlock
-	tasks    []river.InsertManyParams // enqueued, inserted at commit
+	conflict bool            // a statement failed for a deadlock
+	tasks    rivertask.Batch // enqueued, inserted at commit
 }
 
 var _ approvals.Tx = (*tx)(nil)
@@ -399,13 +398,7 @@ func (t *tx) Enqueue(task approvals.Task) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	if task.Kind == "" || task.Key == "" {
-		return fmt.Errorf("%w: a task needs a kind and a key", approvals.ErrInvalid)
-	}
-	// Inserted together at commit: one River insert of many rows costs
-	// far less than many of one, and a burst's admissions enqueue dozens.
-	t.tasks = append(t.tasks, rivertask.Insert(task))
-	return nil
+	return t.tasks.Add(task)
 }
 
 // insertTasks inserts the tasks Enqueue gathered, in the transaction.

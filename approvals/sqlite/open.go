@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // the pure-Go driver registered as "sqlite"
 
 	"github.com/lockbot/lockbot/approvals"
+	"github.com/lockbot/lockbot/approvals/internal/news"
 	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
 
@@ -74,10 +75,9 @@ type Store struct {
 
 	working sync.Map // River job ID → when its handler ended (zero while it runs)
 
-	changedMu sync.Mutex
-	changed   chan struct{} // closed at the next commit
-	closed    atomic.Bool
-	readOnly  bool
+	changed  news.News // commits
+	closed   atomic.Bool
+	readOnly bool
 }
 
 var _ approvals.Store = (*Store)(nil)
@@ -86,7 +86,7 @@ var _ approvals.Store = (*Store)(nil)
 // lock. It refuses a directory another process holds (wrapping ErrInUse),
 // a damaged database, and one written by a newer lockbot.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
-	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, changed: make(chan struct{})}
+	s := &Store{log: opts.Logger, now: opts.Now, opts: opts}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -158,7 +158,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 // OpenReadOnly opens the store of dir for reading only, without taking
 // its lock, so `lockbot audit` can read the journal beside a running bot.
 func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error) {
-	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, readOnly: true, path: filepath.Join(dir, FileName), changed: make(chan struct{})}
+	s := &Store{log: opts.Logger, now: opts.Now, opts: opts, readOnly: true, path: filepath.Join(dir, FileName)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -233,19 +233,10 @@ func (s *Store) prepare(ctx context.Context) error {
 }
 
 // Changed implements approvals.Store.
-func (s *Store) Changed() <-chan struct{} {
-	s.changedMu.Lock()
-	defer s.changedMu.Unlock()
-	return s.changed
-}
+func (s *Store) Changed() <-chan struct{} { return s.changed.Next() }
 
 // committed tells the waiters of Changed.
-func (s *Store) committed() {
-	s.changedMu.Lock()
-	defer s.changedMu.Unlock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-}
+func (s *Store) committed() { s.changed.Tell() }
 
 // Ping implements approvals.Store: it proves the database can be written.
 func (s *Store) Ping(ctx context.Context) error {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/lockbot/lockbot/approvals"
 	"github.com/lockbot/lockbot/approvals/internal/rivertask"
 )
@@ -71,7 +69,7 @@ type tx struct {
 	ctx      context.Context
 	tx       *sql.Tx
 	readOnly bool
-	tasks    []river.InsertManyParams // enqueued, inserted at commit
+	tasks    rivertask.Batch // enqueued, inserted at commit
 }
 
 var _ approvals.Tx = (*tx)(nil)
@@ -285,13 +283,7 @@ func (t *tx) Enqueue(task approvals.Task) error {
 	if t.readOnly {
 		return errReadOnly
 	}
-	if task.Kind == "" || task.Key == "" {
-		return fmt.Errorf("%w: a task needs a kind and a key", approvals.ErrInvalid)
-	}
-	// Inserted together at commit: one River insert of many rows costs
-	// far less than many of one, and a burst's admissions enqueue dozens.
-	t.tasks = append(t.tasks, rivertask.Insert(task))
-	return nil
+	return t.tasks.Add(task)
 }
 
 // insertTasks inserts the tasks Enqueue gathered, in the transaction.
