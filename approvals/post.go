@@ -43,6 +43,11 @@ type Post struct {
 	Rev       int       `json:"rev"`
 	PostedRev int       `json:"posted_rev"`
 	Created   time.Time `json:"created"`
+	// Queued is when the post last began to wait for its writer, who takes
+	// waiting posts oldest first within a priority: a report edited again
+	// and again (a lock retrying) goes to the back each time, instead of
+	// keeping every other post of the channel waiting. Zero: Created.
+	Queued    time.Time `json:"queued,omitzero"`
 	NextTry   time.Time `json:"next_try,omitzero"`
 	Attempts  int       `json:"attempts,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
@@ -57,6 +62,15 @@ type Post struct {
 // Due reports whether the writer has something to do for p at now.
 func (p Post) Due(now time.Time) bool {
 	return !p.Done && p.Digest == "" && p.Rev > p.PostedRev && !now.Before(p.NextTry)
+}
+
+// QueuedAt is p's place in its writer's queue: Queued, or Created for a
+// post that has not waited yet.
+func (p Post) QueuedAt() time.Time {
+	if p.Queued.IsZero() {
+		return p.Created
+	}
+	return p.Queued
 }
 
 // Clone returns a copy that shares no memory with p.

@@ -10,7 +10,8 @@ import (
 // it creates the post the first time (kind, ref, channel and priority are
 // used then) and bumps its revision, so that its channel's writer posts or
 // edits it. A post standing in a digest touches the digest instead. A
-// more urgent priority is kept.
+// more urgent priority is kept, and so is the place in the queue of a
+// post still waiting.
 func Touch(tx Tx, key, channel string, priority int, now time.Time) error {
 	return touch(tx, key, channel, priority, now, false)
 }
@@ -31,6 +32,11 @@ func touch(tx Tx, key, channel string, priority int, now time.Time, redirected b
 			return fmt.Errorf("%w: post %s stands in a digest and is one itself", ErrInvalid, key)
 		}
 		return touch(tx, p.Digest, p.Channel, PriorityBulk, now, true)
+	}
+	if p.Rev <= p.PostedRev {
+		// It was shown as it is: it joins the back of the queue. One
+		// already waiting keeps its place.
+		p.Queued = now
 	}
 	p.Rev++
 	p.Priority = min(p.Priority, priority)

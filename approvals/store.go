@@ -82,7 +82,8 @@ type Tx interface {
 	Post(key string) (Post, error)
 	// PutPost stores p, replacing the post with its key.
 	PutPost(p Post) error
-	// Posts returns the posts q selects, by priority then age.
+	// Posts returns the posts q selects, by priority, then by how long
+	// they have waited (Post.QueuedAt).
 	Posts(q PostQuery) ([]Post, error)
 
 	// Once records key until the given time and reports whether it was

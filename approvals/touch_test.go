@@ -71,12 +71,12 @@ func (m *memTx) Append(r Record) error {
 func TestTouchCreates(t *testing.T) {
 	tx := newMemTx()
 	require.NoError(t, Touch(tx, "request:R1", "C1", PriorityNormal, t0))
-	assert.Equal(t, Post{Key: "request:R1", Kind: PostRequest, Ref: "R1", Channel: "C1", Priority: PriorityNormal, Rev: 1, Created: t0},
+	assert.Equal(t, Post{Key: "request:R1", Kind: PostRequest, Ref: "R1", Channel: "C1", Priority: PriorityNormal, Rev: 1, Created: t0, Queued: t0},
 		tx.posts["request:R1"])
 	assert.True(t, tx.posts["request:R1"].Due(t0))
 
 	require.NoError(t, Touch(tx, "odd", "C1", PriorityBulk, t0))
-	assert.Equal(t, Post{Key: "odd", Kind: "odd", Channel: "C1", Priority: PriorityBulk, Rev: 1, Created: t0}, tx.posts["odd"])
+	assert.Equal(t, Post{Key: "odd", Kind: "odd", Channel: "C1", Priority: PriorityBulk, Rev: 1, Created: t0, Queued: t0}, tx.posts["odd"])
 }
 
 func TestTouchBumps(t *testing.T) {
@@ -99,8 +99,8 @@ func TestTouchBumps(t *testing.T) {
 			tx.posts[posted.Key] = posted.Clone()
 			require.NoError(t, Touch(tx, posted.Key, "C-new", tt.priority, later))
 			want := posted.Clone()
-			want.Rev, want.Priority, want.NextTry = 4, tt.wantPrio, time.Time{}
-			assert.Equal(t, want, tx.posts[posted.Key], "only Rev, Priority and NextTry change; channel and created stay")
+			want.Rev, want.Priority, want.NextTry, want.Queued = 4, tt.wantPrio, time.Time{}, later
+			assert.Equal(t, want, tx.posts[posted.Key], "only Rev, Priority, NextTry and Queued change; channel and created stay")
 			assert.True(t, tx.posts[posted.Key].Due(later), "a touched post is due at once")
 		})
 	}
@@ -115,6 +115,9 @@ func TestTouchRepeated(t *testing.T) {
 	assert.Equal(t, 3, p.Rev)
 	assert.Equal(t, PriorityInteractive, p.Priority)
 	assert.Equal(t, t0, p.Created, "created when first touched")
+	assert.Equal(t, t0, p.Queued, "touched again while waiting, it keeps its place")
+	assert.Equal(t, t0, p.QueuedAt())
+	assert.Equal(t, t0.Add(time.Hour), Post{Created: t0.Add(time.Hour)}.QueuedAt(), "never queued: its creation")
 }
 
 func TestTouchThroughDigest(t *testing.T) {
@@ -126,7 +129,7 @@ func TestTouchThroughDigest(t *testing.T) {
 		require.NoError(t, Touch(tx, member.Key, "C-other", PriorityInteractive, t0.Add(time.Minute)))
 		assert.Equal(t, member, tx.posts[member.Key], "the member itself is not bumped")
 		assert.Equal(t, Post{Key: "digest:D1", Kind: PostDigest, Ref: "D1", Channel: "C-notify", Priority: PriorityBulk,
-			Rev: 1, Created: t0.Add(time.Minute)}, tx.posts["digest:D1"], "in the member's channel, at bulk priority")
+			Rev: 1, Created: t0.Add(time.Minute), Queued: t0.Add(time.Minute)}, tx.posts["digest:D1"], "in the member's channel, at bulk priority")
 	})
 	t.Run("bumps an existing digest", func(t *testing.T) {
 		tx := newMemTx()
@@ -243,7 +246,7 @@ func TestOpenLock(t *testing.T) {
 			Details: map[string]string{"origin": OriginOkta, "event_type": "user.lifecycle.suspend", "event_id": "okta:E1",
 				"reason": "suspended", "deadline": "2024-05-06T08:08:09Z", "dry_run": "true"}}, tx.records[0])
 		p := tx.posts[j.Report]
-		assert.Equal(t, Post{Key: j.Report, Kind: PostLock, Ref: j.ID, Channel: "C-notify", Priority: PriorityNormal, Rev: 1, Created: t0}, p)
+		assert.Equal(t, Post{Key: j.Report, Kind: PostLock, Ref: j.ID, Channel: "C-notify", Priority: PriorityNormal, Rev: 1, Created: t0, Queued: t0}, p)
 	})
 	t.Run("no kind, no record", func(t *testing.T) {
 		tx := newMemTx()
@@ -322,7 +325,7 @@ func TestOpenIn(t *testing.T) {
 		assert.Equal(t, Record{Time: t0, Kind: KindOpened, ID: r.ID, Actor: "U1", Target: "bob@example.com",
 			Details: map[string]string{"origin": OriginManual, "required": "1", "expires": "2024-05-06T07:38:09Z"}}, tx.records[0])
 		assert.Equal(t, Post{Key: PostKey(PostRequest, r.ID), Kind: PostRequest, Ref: r.ID, Channel: "C-cards",
-			Priority: PriorityInteractive, Rev: 1, Created: t0}, tx.posts[PostKey(PostRequest, r.ID)])
+			Priority: PriorityInteractive, Rev: 1, Created: t0, Queued: t0}, tx.posts[PostKey(PostRequest, r.ID)])
 	})
 	t.Run("everything given", func(t *testing.T) {
 		tx := newMemTx()

@@ -20,7 +20,7 @@ import (
 // speed requirement: a burst under -race on a loaded machine is slow.
 func (h *harness) settled() {
 	h.t.Helper()
-	h.settledWithin(60 * time.Second)
+	h.settledWithin(hang)
 }
 
 // settledWithin is settled with a hang guard of its own.
@@ -229,8 +229,8 @@ func TestReportWaitsOutAChannelItCannotPostIn(t *testing.T) {
 			}
 		}
 		return true
-	}, 20*time.Second, 5*time.Millisecond, "the lock itself goes through")
-	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "invite it with /invite @lockbot") }, 20*time.Second, 5*time.Millisecond)
+	}, hang, 5*time.Millisecond, "the lock itself goes through")
+	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "invite it with /invite @lockbot") }, hang, 5*time.Millisecond)
 	h.slack.SetBotMember(notifyCh, true)
 	h.report(victim, "Locked automatically")
 	assert.Equal(t, map[string]int{"dev-bob-mac": 1, "dev-bob-mini": 1, "dev-bob-phone": 1}, h.lockPosts())
@@ -243,7 +243,7 @@ func TestShutdownFinishesInFlightLock(t *testing.T) {
 	card := h.card(victim)
 	h.click(dave, card, cards.ActionApprove)
 	// Stop as soon as the lock has reached Kandji.
-	require.Eventually(t, func() bool { return h.kandji.LockPosts("dev-bob-mac") > 0 }, 20*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.kandji.LockPosts("dev-bob-mac") > 0 }, hang, time.Millisecond)
 	h.stop()
 	for _, id := range bobDevices {
 		assert.True(t, h.kandji.Locked(id), "%s: an approved lock finishes during shutdown", id)

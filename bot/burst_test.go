@@ -123,7 +123,7 @@ func TestInteractiveWorkJumpsTheBurstQueue(t *testing.T) {
 	people := h.kandji.Populate(30, 2, "corp.com")
 	ids := h.deviceIDs(people)
 	h.deliverSuspensions("burst", people)
-	require.Eventually(t, func() bool { return h.totalLockPosts(ids) > 0 }, 20*time.Second, 5*time.Millisecond, "the burst started")
+	require.Eventually(t, func() bool { return h.totalLockPosts(ids) > 0 }, hang, 5*time.Millisecond, "the burst started")
 
 	h.command(alice, "status "+victim)
 	h.waitFor(kind(slackfake.KindResponseURL), says(victim), says("C02BOBMAC1"))
@@ -148,7 +148,7 @@ func TestBurstDigestEntersAndLeaves(t *testing.T) {
 	digest := h.waitFor(kind(slackfake.KindPost), in(notifyCh), says("Burst of automatic locks"))
 	h.kandji.FailLocks(0, 0, 0)
 	require.Eventually(t, func() bool { return strings.Contains(h.current(digest).AllText(), "finished") },
-		20*time.Second, 10*time.Millisecond, "the digest closes when the burst is over:\n%s", h.dump())
+		hang, 10*time.Millisecond, "the digest closes when the burst is over:\n%s", h.dump())
 	h.settled()
 	final := h.current(digest)
 
@@ -221,7 +221,7 @@ func TestBurstKilledMidwayLocksEveryDeviceOnceAfterRestart(t *testing.T) {
 	people := h.kandji.Populate(30, 2, "corp.com")
 	ids := h.deviceIDs(people)
 	h.deliverSuspensions("burst", people)
-	require.Eventually(t, func() bool { return h.totalLockPosts(ids) >= 10 }, 20*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.totalLockPosts(ids) >= 10 }, hang, time.Millisecond)
 
 	h.restart()
 	before := h.totalLockPosts(ids)

@@ -31,7 +31,7 @@ func TestFullDiskDelaysALockButLosesNothing(t *testing.T) {
 			}
 		}
 		return false
-	}, 20*time.Second, time.Millisecond, "the lock started its lookup")
+	}, hang, time.Millisecond, "the lock started its lookup")
 	free := sqlitetest.Fill(t, disk)
 	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "full") }, 30*time.Second, 10*time.Millisecond,
 		"the store never met the full disk")
@@ -80,7 +80,7 @@ func TestFullDiskAfterAPostPostsItOnce(t *testing.T) {
 	free := sqlitetest.Fill(t, disk)
 	hold.Release()
 	require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), "could not record a Slack write") },
-		20*time.Second, 5*time.Millisecond, "the writer met the full disk")
+		hang, 5*time.Millisecond, "the writer met the full disk")
 	time.Sleep(200 * time.Millisecond) // several writer polls: none may post again
 	free()
 	h.settled()

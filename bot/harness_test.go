@@ -80,6 +80,11 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
+// hang bounds every wait: a flow that never gets there fails the test
+// instead of hanging it. It is not a speed requirement: under -race, on
+// two cores shared with another run of the suite, a burst is slow.
+const hang = 60 * time.Second
+
 // harness runs the real bot against fake Slack and Kandji servers, on a
 // real store in a directory, with the real Okta hook handler in front.
 type harness struct {
@@ -225,7 +230,7 @@ func (h *harness) start() {
 	defer wcancel()
 	require.NoError(t, h.slack.WaitConnected(wctx))
 	// Another replica's connection satisfies WaitConnected: wait for ours.
-	require.Eventually(t, h.ready, 20*time.Second, 5*time.Millisecond, "the bot connected to Slack")
+	require.Eventually(t, h.ready, hang, 5*time.Millisecond, "the bot connected to Slack")
 }
 
 // restart stops the bot, closes its store and starts a new one on the
@@ -252,7 +257,7 @@ func (h *harness) stop() {
 }
 
 func (h *harness) ctx() context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	h.t.Cleanup(cancel)
 	return ctx
 }

@@ -56,7 +56,7 @@ func settledAll(hs []*harness) {
 		events = append(events, h.events...)
 	}
 	hs[0].events = events
-	hs[0].settledWithin(60 * time.Second)
+	hs[0].settledWithin(hang)
 }
 
 // TestReplicasShareRequestsAndClicks: requests opened through one replica
@@ -131,7 +131,7 @@ func TestReplicaStoppedMidBurstLocksEveryDeviceOnce(t *testing.T) {
 	require.Eventually(t, func() bool { return a.totalLockPosts(ids) >= 5 }, 30*time.Second, time.Millisecond, "the burst started")
 	a.stop()
 	b.events = append(b.events, a.events...)
-	b.settledWithin(60 * time.Second)
+	b.settledWithin(hang)
 	for email, devs := range ids {
 		for _, id := range devs {
 			answers := b.kandji.LockAnswers(id)

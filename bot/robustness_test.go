@@ -44,7 +44,7 @@ func runBot(t *testing.T, apiURL, botToken, appToken string, mod func(*Config), 
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
 	if stop != nil {
-		require.Eventually(t, stop, 20*time.Second, time.Millisecond)
+		require.Eventually(t, stop, hang, time.Millisecond)
 		cancel()
 	}
 	select {
@@ -127,10 +127,10 @@ func TestSecondConnectionOnTheEmbeddedStoreIsWarnedOf(t *testing.T) {
 	first := newHarness(t)
 	second := newHarnessWith(t, first.slack)
 	require.Eventually(t, func() bool { return strings.Contains(second.logs.String(), "another process is connected to Slack") },
-		20*time.Second, 5*time.Millisecond, "the second lockbot warns")
+		hang, 5*time.Millisecond, "the second lockbot warns")
 	assert.Contains(t, second.logs.String(), `"connections":2`)
 
 	shared := newHarnessWith(t, first.slack, withConfig(func(c *Config) { c.SharedStore = true }))
-	require.Eventually(t, shared.ready, 20*time.Second, 5*time.Millisecond)
+	require.Eventually(t, shared.ready, hang, 5*time.Millisecond)
 	assert.NotContains(t, shared.logs.String(), "another process is connected")
 }

@@ -53,13 +53,13 @@ CREATE TABLE lockbot_posts (
 	channel  text COLLATE "C" NOT NULL,
 	kind     text NOT NULL,
 	priority integer NOT NULL,
-	created  timestamptz NOT NULL,
+	queued   timestamptz NOT NULL,
 	pending  boolean NOT NULL,
 	next_try timestamptz NOT NULL,
 	digest   text COLLATE "C" NOT NULL,
 	body     json NOT NULL
 );
-CREATE INDEX lockbot_posts_pending ON lockbot_posts (channel, priority, created, key) WHERE pending;
+CREATE INDEX lockbot_posts_pending ON lockbot_posts (channel, priority, queued, key) WHERE pending;
 CREATE INDEX lockbot_posts_digest ON lockbot_posts (digest) WHERE digest <> '';
 CREATE TABLE lockbot_seen (
 	key   text COLLATE "C" PRIMARY KEY,

@@ -25,11 +25,11 @@ func (t *tx) PutPost(p approvals.Post) error {
 		return err
 	}
 	pending := !p.Done && p.Digest == "" && p.Rev > p.PostedRev
-	_, err = t.exec(`INSERT INTO lockbot_posts (key, channel, kind, priority, created, pending, next_try, digest, body)
+	_, err = t.exec(`INSERT INTO lockbot_posts (key, channel, kind, priority, queued, pending, next_try, digest, body)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (key) DO UPDATE SET channel = excluded.channel, kind = excluded.kind, priority = excluded.priority,
-			pending = excluded.pending, next_try = excluded.next_try, digest = excluded.digest, body = excluded.body`,
-		p.Key, p.Channel, p.Kind, p.Priority, p.Created, pending, p.NextTry, p.Digest, body)
+			queued = excluded.queued, pending = excluded.pending, next_try = excluded.next_try, digest = excluded.digest, body = excluded.body`,
+		p.Key, p.Channel, p.Kind, p.Priority, p.QueuedAt(), pending, p.NextTry, p.Digest, body)
 	return err
 }
 
@@ -48,7 +48,7 @@ func (t *tx) Posts(q approvals.PostQuery) ([]approvals.Post, error) {
 	if q.Digest != "" {
 		w.add("digest = ?", q.Digest)
 	}
-	return all[approvals.Post](t, `SELECT body FROM lockbot_posts`+w.String()+` ORDER BY priority, created, key`+w.limit(q.Limit)+t.lockClause(), w.args...)
+	return all[approvals.Post](t, `SELECT body FROM lockbot_posts`+w.String()+` ORDER BY priority, queued, key`+w.limit(q.Limit)+t.lockClause(), w.args...)
 }
 
 // Once implements approvals.Tx: one statement, atomic across replicas. A

@@ -41,13 +41,13 @@ CREATE TABLE IF NOT EXISTS posts (
 	channel  TEXT NOT NULL,
 	kind     TEXT NOT NULL,
 	priority INTEGER NOT NULL,
-	created  TEXT NOT NULL,
+	queued   TEXT NOT NULL,
 	pending  INTEGER NOT NULL,
 	next_try TEXT NOT NULL,
 	digest   TEXT NOT NULL,
 	body     TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS posts_pending ON posts(channel, pending, priority, created);
+CREATE INDEX IF NOT EXISTS posts_pending ON posts(channel, pending, priority, queued);
 CREATE INDEX IF NOT EXISTS posts_digest ON posts(digest);
 CREATE TABLE IF NOT EXISTS seen (
 	key   TEXT PRIMARY KEY,

@@ -26,10 +26,10 @@ func (t *tx) PutPost(p approvals.Post) error {
 		return err
 	}
 	pending := !p.Done && p.Digest == "" && p.Rev > p.PostedRev
-	_, err = t.exec(`INSERT INTO posts(key, channel, kind, priority, created, pending, next_try, digest, body) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = t.exec(`INSERT INTO posts(key, channel, kind, priority, queued, pending, next_try, digest, body) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET channel = excluded.channel, kind = excluded.kind, priority = excluded.priority,
-			pending = excluded.pending, next_try = excluded.next_try, digest = excluded.digest, body = excluded.body`,
-		p.Key, p.Channel, p.Kind, p.Priority, stamp(p.Created), flag(pending), stamp(p.NextTry), p.Digest, body)
+			queued = excluded.queued, pending = excluded.pending, next_try = excluded.next_try, digest = excluded.digest, body = excluded.body`,
+		p.Key, p.Channel, p.Kind, p.Priority, stamp(p.QueuedAt()), flag(pending), stamp(p.NextTry), p.Digest, body)
 	return err
 }
 
@@ -53,7 +53,7 @@ func (t *tx) Posts(q approvals.PostQuery) ([]approvals.Post, error) {
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	return all[approvals.Post](t, `SELECT body FROM posts`+where+` ORDER BY priority, created, key LIMIT ?`, append(args, limitOf(q.Limit))...)
+	return all[approvals.Post](t, `SELECT body FROM posts`+where+` ORDER BY priority, queued, key LIMIT ?`, append(args, limitOf(q.Limit))...)
 }
 
 // Once implements approvals.Tx. A key whose time ran out counts as new.

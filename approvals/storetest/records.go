@@ -516,3 +516,36 @@ func testReopen(t *testing.T, h Harness) {
 		return nil
 	})
 }
+
+// testPostsTakeTurns: a post shown and then changed again waits behind
+// the posts already waiting, and one changed while it waits keeps its
+// place, so a report edited on every retry cannot hold a channel's writer
+// while the other posts wait.
+func testPostsTakeTurns(t *testing.T, h Harness) {
+	s := open(t, h)
+	at := func(sec int) time.Time { return epoch.Add(time.Duration(sec) * time.Second) }
+	update(t, s, func(tx approvals.Tx) error {
+		require.NoError(t, approvals.Touch(tx, "lock:X", "CNOTIFY", approvals.PriorityNormal, at(0)))
+		return approvals.Touch(tx, "lock:Y", "CNOTIFY", approvals.PriorityNormal, at(1))
+	})
+	update(t, s, func(tx approvals.Tx) error {
+		x, err := tx.Post("lock:X")
+		require.NoError(t, err)
+		x.TS, x.PostedRev = "1700000000.000100", x.Rev // written
+		require.NoError(t, tx.PutPost(x))
+		require.NoError(t, approvals.Touch(tx, "lock:X", "CNOTIFY", approvals.PriorityNormal, at(2))) // changed again
+		require.NoError(t, approvals.Touch(tx, "lock:Z", "CNOTIFY", approvals.PriorityNormal, at(3)))
+		require.NoError(t, approvals.Touch(tx, "lock:X", "CNOTIFY", approvals.PriorityNormal, at(4))) // and again, while waiting
+		return approvals.Touch(tx, "lock:Y", "CNOTIFY", approvals.PriorityNormal, at(5))
+	})
+	view(t, s, func(tx approvals.Tx) error {
+		due, err := tx.Posts(approvals.PostQuery{Channel: "CNOTIFY", Due: at(60)})
+		require.NoError(t, err)
+		var keys []string
+		for _, p := range due {
+			keys = append(keys, p.Key)
+		}
+		assert.Equal(t, []string{"lock:Y", "lock:X", "lock:Z"}, keys, "Y waited since 1 s, X since 2 s, Z since 3 s")
+		return nil
+	})
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Triggers", func(t *testing.T) { testTriggers(t, h) })
 	t.Run("Once", func(t *testing.T) { testOnce(t, h) })
 	t.Run("Posts", func(t *testing.T) { testPosts(t, h) })
+	t.Run("PostsTakeTurns", func(t *testing.T) { testPostsTakeTurns(t, h) })
 	t.Run("Journal", func(t *testing.T) { testJournal(t, h) })
 	t.Run("Values", func(t *testing.T) { testValues(t, h) })
 	t.Run("Tasks", func(t *testing.T) { testTasks(t, h) })

@@ -23,7 +23,7 @@ import (
 
 // hang bounds every wait: a flow that never gets there fails the test
 // instead of hanging it. It is not a speed requirement.
-const hang = 20 * time.Second
+const hang = 60 * time.Second
 
 // logBuffer collects the log lines, for the secret scans.
 type logBuffer struct {
