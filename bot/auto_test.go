@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,36 +27,51 @@ func (h *harness) settled() {
 // settledWithin is settled with a hang guard of its own.
 func (h *harness) settledWithin(limit time.Duration) {
 	h.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		why, err := h.unsettled()
+		if err == nil && why == "" {
+			return
+		}
+		if err != nil {
+			why = "the store: " + err.Error()
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("not settled after %v: %s", limit, why)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// unsettled says what is still under way, or "" when nothing is.
+func (h *harness) unsettled() (string, error) {
 	var why string
-	require.Eventually(h.t, func() bool {
-		why = ""
-		err := h.store.View(context.Background(), func(tx approvals.Tx) error {
-			for _, id := range h.events {
-				t, err := tx.Trigger("okta:" + id)
-				if err != nil || !t.Handled {
-					why = "event " + id + " not handled"
-					return nil
-				}
-			}
-			live, err := tx.CountLocks(approvals.LockQuery{Live: true})
-			if err != nil {
-				return err
-			}
-			if live > 0 {
-				why = "live locks"
+	err := h.store.View(context.Background(), func(tx approvals.Tx) error {
+		for _, id := range h.events {
+			t, err := tx.Trigger("okta:" + id)
+			if err != nil || !t.Handled {
+				why = "event " + id + " not handled"
 				return nil
 			}
-			due, err := tx.Posts(approvals.PostQuery{Due: time.Now().Add(time.Hour)})
-			if err != nil {
-				return err
-			}
-			if len(due) > 0 {
-				why = "posts due: " + due[0].Key
-			}
+		}
+		live, err := tx.Locks(approvals.LockQuery{Live: true, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(live) > 0 {
+			why = fmt.Sprintf("lock %s of %s is %s (%s)", live[0].ID, live[0].Person.Email, live[0].State, live[0].LastError)
 			return nil
-		})
-		return err == nil && why == ""
-	}, limit, 5*time.Millisecond, "not settled: %s", why)
+		}
+		due, err := tx.Posts(approvals.PostQuery{Due: time.Now().Add(time.Hour)})
+		if err != nil {
+			return err
+		}
+		if len(due) > 0 {
+			why = fmt.Sprintf("post %s due (rev %d, shown %d, %s)", due[0].Key, due[0].Rev, due[0].PostedRev, due[0].LastError)
+		}
+		return nil
+	})
+	return why, err
 }
 
 func TestAutoLockReportAndReveal(t *testing.T) {
