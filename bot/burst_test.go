@@ -100,13 +100,13 @@ func TestBurstLooksUpBySweepAndASinglePersonExactly(t *testing.T) {
 
 	// Kandji answers slowly, so people queue while the first is looked up.
 	h.kandji.SetLatency(20 * time.Millisecond)
-	people := h.kandji.Populate(40, 2, "corp.com")
+	people := h.kandji.Populate(24, 2, "corp.com")
 	h.deliverSuspensions("burst", people)
 	h.settled()
 
 	exact, pages = h.listCalls()
 	assert.Positive(t, pages, "a queue longer than a sweep's cost is looked up by sweeping")
-	assert.Less(t, (exact-2)/2, 10, "most of the 40 people came from sweeps, not exact lookups (%d calls)", exact-2)
+	assert.Less(t, (exact-2)/2, 6, "most of the 24 people came from sweeps, not exact lookups (%d calls)", exact-2)
 	h.kandji.SetLatency(0)
 	for email, ids := range h.deviceIDs(people) {
 		for _, id := range ids {
@@ -162,7 +162,10 @@ func TestBurstDigestEntersAndLeaves(t *testing.T) {
 	_, err := fmt.Sscanf(final.Text, "Burst of automatic locks: %d people done, %d queued, %d not fully locked", &inDigest, &queued, &failed)
 	require.NoError(t, err, final.Text)
 	assert.Equal(t, len(people), individual+inDigest, "every person is in a report or in the digest")
-	assert.Less(t, individual, len(people)/2, "most people were reported in the digest")
+	// How many got their own report before the digest began depends on
+	// how fast this machine handles triggers against the writer's pace;
+	// that the digest took more than its threshold does not.
+	assert.Greater(t, inDigest, 3, "the digest stood for the people waiting when it began, and those after")
 	assert.Zero(t, queued)
 	assert.Zero(t, failed, "an Apple TV lockbot cannot lock is not a failure")
 	assert.NotContains(t, final.AllText(), "<!here>", "device text stays escaped")

@@ -62,6 +62,10 @@ func (b *Bot) retryPause(attempt int) time.Duration {
 // writer that dies is replaced by another (or the next start) and goes on
 // where it stopped.
 func (b *Bot) runWriter(ctx context.Context, channel string) error {
+	// One writer shows a channel's every report and card, one write at a
+	// time: its records go before the lock tasks', which are many and
+	// which nobody watches.
+	ctx = approvals.Urgent(ctx)
 	api := b.slack.once()
 	var last time.Time
 	pause := time.Duration(0)
