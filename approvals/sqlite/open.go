@@ -110,7 +110,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// IMMEDIATE transactions take the write lock at BEGIN, so a
 	// transaction never fails half-way because another wanted to write.
 	dsn += "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openCached(dsn)
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("sqlite: open %s: %w", s.name(), err))
 	}
@@ -125,7 +125,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, s.fail(err)
 	}
 	// Opened after prepare, so the file is in WAL mode already.
-	rdb, err := sql.Open("sqlite", "file:"+(&url.URL{Path: s.path}).EscapedPath()+"?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
+	rdb, err := openCached("file:" + (&url.URL{Path: s.path}).EscapedPath() + "?_pragma=query_only(1)&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, s.fail(fmt.Errorf("sqlite: open %s: %w", s.name(), err))
 	}
@@ -168,7 +168,7 @@ func OpenReadOnly(ctx context.Context, dir string, opts Options) (*Store, error)
 	if _, err := os.Stat(s.path); err != nil {
 		return nil, fmt.Errorf("sqlite: no %s in %s (is LOCKBOT_STATE_DIR right?): %w", FileName, dir, err)
 	}
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: s.path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
+	db, err := openCached("file:" + (&url.URL{Path: s.path}).EscapedPath() + "?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
