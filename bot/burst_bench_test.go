@@ -42,7 +42,8 @@ func BenchmarkBurst(b *testing.B) {
 	// Two replicas on Postgres share the budget: the hook deliveries
 	// alternate between them, as a load balancer spreads them.
 	b.Run("two-replicas", func(b *testing.B) { benchBurst(b, 0, 2) })
-	b.Run("hooks-at-issue-pace", hooksAtPace)
+	b.Run("hooks-at-issue-pace", func(b *testing.B) { hooksAtPace(b, 1) })
+	b.Run("two-replicas-hooks-at-issue-pace", func(b *testing.B) { hooksAtPace(b, 2) })
 }
 
 // burstFigures is what one run measured.
@@ -252,31 +253,44 @@ func percentiles(d []time.Duration) (p50, p99, most time.Duration) {
 // scaled: 1,000 deliveries in 10 s while the locks they start run at the
 // issue's budget of 20 Kandji calls a second. It stops once the last reply
 // is in; the locks are measured, scaled, by the other runs.
-func hooksAtPace(b *testing.B) {
+func hooksAtPace(b *testing.B, replicas int) {
 	var p50, p99, most time.Duration
 	for range b.N {
 		b.StopTimer()
-		h := newHarness(b, func(h *harness, c *Config, d *Deps) {
+		setup := func(h *harness, c *Config, d *Deps) {
 			h.logger = slog.New(slog.DiscardHandler)
 			d.Logger = h.logger
-			d.Kandji = h.kandjiClient(burstRate/10, kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second))
+			opts := []kandji.Option{kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second)}
+			d.Kandji = h.kandjiClient(burstRate/10, opts...)
+			if replicas > 1 {
+				h.sharedRate, h.sharedOpts = burstRate/10, opts
+			}
 			h.stopGrace = time.Millisecond
 			c.ReportGap, c.DigestQuiet = time.Second, 10*time.Second
-		})
+		}
+		hs := []*harness{newHarness(b, setup)}
+		if replicas > 1 {
+			hs = newReplicas(b, replicas, setup)
+		}
+		h := hs[0]
 		people := h.kandji.Populate(burstPeople, burstDevicesEach, "corp.com")
 		h.kandji.Populate(burstBystanders, 2, "elsewhere.example")
 		h.kandji.SetRateCap(burstRate/10, burstRate/10+1)
-		srv := httptest.NewServer(h.hook)
+		var hooks []*httptest.Server
+		for _, r := range hs {
+			srv := httptest.NewServer(r.hook)
+			defer srv.Close()
+			hooks = append(hooks, srv)
+		}
 		b.StartTimer()
-		latencies := sendBurst(b, h, []*httptest.Server{srv}, people, 10*burstWindow)
+		latencies := sendBurst(b, h, hooks, people, 10*burstWindow)
 		b.StopTimer()
-		srv.Close()
 		p50, p99, most = percentiles(latencies)
 		if n := h.kandji.Throttled(); n > 0 {
 			b.Errorf("Kandji answered 429 %d times", n)
 		}
 	}
-	b.Logf("hooks at the issue's pace (not scaled): %d deliveries in %v, Kandji budget %d req/s", burstPeople, 10*burstWindow, burstRate/10)
+	b.Logf("hooks at the issue's pace (not scaled): %d deliveries in %v, Kandji budget %d req/s, %d replica(s)", burstPeople, 10*burstWindow, burstRate/10, replicas)
 	b.Logf("  hook reply p50 %v p99 %v max %v", p50, p99, most)
 	b.ReportMetric(float64(p50.Microseconds())/1000, "hook-p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "hook-p99-ms")
