@@ -84,44 +84,20 @@ func benchBurst(b *testing.B, failRate float64, replicas int) {
 func burstOnce(b *testing.B, failRate float64, replicas int) burstFigures {
 	b.StopTimer()
 	var retries atomic.Int64
-	setup := func(h *harness, c *Config, d *Deps) {
-		h.logger = slog.New(slog.DiscardHandler) // 10,000 debug lines would skew the heap figure
-		d.Logger = h.logger
-		opts := []kandji.Option{
-			kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second), // production's policy
-			kandji.WithRetryNotify(func(string, string, int) { retries.Add(1) }),
-		}
-		d.Kandji = h.kandjiClient(burstRate, opts...)
-		if replicas > 1 {
-			h.sharedRate, h.sharedOpts = burstRate, opts
-		}
+	opts := []kandji.Option{
+		kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second), // production's policy
+		kandji.WithRetryNotify(func(string, string, int) { retries.Add(1) }),
+	}
+	h, people, hooks := burstWorld(b, replicas, burstRate, opts, func(_ *harness, c *Config, _ *Deps) {
 		c.ReportGap = time.Second // Slack's real limit, unscaled
 		c.DigestQuiet = time.Second
 		c.Flow.FirstRetry = 200 * time.Millisecond // 2 s, scaled
 		c.WriterPoll = 100 * time.Millisecond
-	}
-	hs := []*harness{newHarness(b, setup)}
-	if replicas > 1 {
-		hs = newReplicas(b, replicas, setup)
-	}
-	h := hs[0]
-	people := h.kandji.Populate(burstPeople, burstDevicesEach, "corp.com")
-	h.kandji.Populate(burstBystanders, 2, "elsewhere.example")
+	})
 	ids := h.deviceIDs(people)
 	tenantDevices := len(tenant) + burstPeople*burstDevicesEach + burstBystanders*2
 	devices := burstPeople * burstDevicesEach
-	// The fake tenant's bucket matches the budget, with 50 ms of slack in
-	// its burst: requests the client spaced exactly may still arrive
-	// bunched by scheduling jitter, which no real server window counts
-	// that finely either.
-	h.kandji.SetRateCap(burstRate, burstRate+burstRate/20)
 	h.kandji.SetFailureRate(failRate, http.StatusServiceUnavailable)
-	var hooks []*httptest.Server
-	for _, r := range hs {
-		srv := httptest.NewServer(r.hook)
-		defer srv.Close()
-		hooks = append(hooks, srv)
-	}
 
 	// HeapAlloc counts garbage not yet collected: without a collection
 	// here, a run would count what the one before it left behind.
@@ -204,6 +180,42 @@ func burstOnce(b *testing.B, failRate float64, replicas int) burstFigures {
 	return f
 }
 
+// burstWorld starts replicas bots (two or more share a Postgres database
+// and one budget) on the burst's tenant, their Kandji client and the fake
+// tenant's bucket at rate calls a second, each bot's hook served over HTTP;
+// setup adds what the run needs. It returns the first bot, the people to
+// suspend and the hook servers.
+func burstWorld(b *testing.B, replicas, rate int, opts []kandji.Option, setup harnessOption) (*harness, []string, []*httptest.Server) {
+	all := func(h *harness, c *Config, d *Deps) {
+		h.logger = slog.New(slog.DiscardHandler) // 10,000 debug lines would skew the heap figure
+		d.Logger = h.logger
+		d.Kandji = h.kandjiClient(rate, opts...)
+		if replicas > 1 {
+			h.sharedRate, h.sharedOpts = rate, opts
+		}
+		setup(h, c, d)
+	}
+	hs := []*harness{newHarness(b, all)}
+	if replicas > 1 {
+		hs = newReplicas(b, replicas, all)
+	}
+	h := hs[0]
+	people := h.kandji.Populate(burstPeople, burstDevicesEach, "corp.com")
+	h.kandji.Populate(burstBystanders, 2, "elsewhere.example")
+	// The fake tenant's bucket matches the budget, with 50 ms of slack in
+	// its burst: requests the client spaced exactly may still arrive
+	// bunched by scheduling jitter, which no real server window counts
+	// that finely either.
+	h.kandji.SetRateCap(float64(rate), rate+rate/20)
+	var hooks []*httptest.Server
+	for _, r := range hs {
+		srv := httptest.NewServer(r.hook)
+		b.Cleanup(srv.Close)
+		hooks = append(hooks, srv)
+	}
+	return h, people, hooks
+}
+
 // sendBurst sends one suspend delivery per person to the hooks in turn,
 // evenly spread over window, each from its own goroutine as Okta's
 // deliveries are concurrent, and returns each reply's latency.
@@ -257,31 +269,11 @@ func hooksAtPace(b *testing.B, replicas int) {
 	var p50, p99, most time.Duration
 	for range b.N {
 		b.StopTimer()
-		setup := func(h *harness, c *Config, d *Deps) {
-			h.logger = slog.New(slog.DiscardHandler)
-			d.Logger = h.logger
-			opts := []kandji.Option{kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second)}
-			d.Kandji = h.kandjiClient(burstRate/10, opts...)
-			if replicas > 1 {
-				h.sharedRate, h.sharedOpts = burstRate/10, opts
-			}
-			h.stopGrace = time.Millisecond
+		opts := []kandji.Option{kandji.WithRetries(5, 250*time.Millisecond, 30*time.Second)}
+		h, people, hooks := burstWorld(b, replicas, burstRate/10, opts, func(h *harness, c *Config, _ *Deps) {
+			h.stopGrace = time.Millisecond // the run ends with locks under way
 			c.ReportGap, c.DigestQuiet = time.Second, 10*time.Second
-		}
-		hs := []*harness{newHarness(b, setup)}
-		if replicas > 1 {
-			hs = newReplicas(b, replicas, setup)
-		}
-		h := hs[0]
-		people := h.kandji.Populate(burstPeople, burstDevicesEach, "corp.com")
-		h.kandji.Populate(burstBystanders, 2, "elsewhere.example")
-		h.kandji.SetRateCap(burstRate/10, burstRate/10+1)
-		var hooks []*httptest.Server
-		for _, r := range hs {
-			srv := httptest.NewServer(r.hook)
-			defer srv.Close()
-			hooks = append(hooks, srv)
-		}
+		})
 		b.StartTimer()
 		latencies := sendBurst(b, h, hooks, people, 10*burstWindow)
 		b.StopTimer()
