@@ -153,11 +153,18 @@ func testView(t *testing.T, h Harness) {
 // testNoLostUpdates runs many read-modify-write transactions on one
 // record at once: none of their changes may be lost.
 func testNoLostUpdates(t *testing.T, h Harness) {
-	s := open(t, h)
-	update(t, s, func(tx approvals.Tx) error { return tx.PutRequest(sampleRequest(1)) })
-	const writers, each = 8, 10
+	concurrentApprovals(t, []approvals.Store{open(t, h)}, 10, "every concurrent change is kept")
+}
+
+// concurrentApprovals has 8 writers, taking the stores in turn, each add
+// each approvals to one request, one read-modify-write transaction at a
+// time, and checks through every store that none was lost.
+func concurrentApprovals(t *testing.T, stores []approvals.Store, each int, msg string) {
+	update(t, stores[0], func(tx approvals.Tx) error { return tx.PutRequest(sampleRequest(1)) })
+	const writers = 8
 	var wg sync.WaitGroup
 	for w := range writers {
+		s := stores[w%len(stores)]
 		wg.Go(func() {
 			for i := range each {
 				err := s.Update(context.Background(), func(tx approvals.Tx) error {
@@ -173,12 +180,14 @@ func testNoLostUpdates(t *testing.T, h Harness) {
 		})
 	}
 	wg.Wait()
-	view(t, s, func(tx approvals.Tx) error {
-		r, err := tx.Request("REQ001")
-		require.NoError(t, err)
-		assert.Len(t, r.Approvals, writers*each, "every concurrent change is kept")
-		return nil
-	})
+	for _, s := range stores {
+		view(t, s, func(tx approvals.Tx) error {
+			r, err := tx.Request("REQ001")
+			require.NoError(t, err)
+			assert.Len(t, r.Approvals, writers*each, msg)
+			return nil
+		})
+	}
 }
 
 // sampleLock is a live lock job for email created at epoch+i minutes.

@@ -151,36 +151,7 @@ func testReplicaAdmit(t *testing.T, h Harness) {
 
 func testReplicaNoLostUpdates(t *testing.T, h Harness) {
 	s1 := open(t, h)
-	s2 := share(t, h, s1)
-	stores := [2]approvals.Store{s1, s2}
-	update(t, s1, func(tx approvals.Tx) error { return tx.PutRequest(sampleRequest(1)) })
-	const writers, each = 8, 8
-	var wg sync.WaitGroup
-	for w := range writers {
-		s := stores[w%2]
-		wg.Go(func() {
-			for i := range each {
-				err := s.Update(context.Background(), func(tx approvals.Tx) error {
-					r, err := tx.Request("REQ001")
-					if err != nil {
-						return err
-					}
-					r.Approvals = append(r.Approvals, approvals.Approval{By: fmt.Sprintf("U%d-%d", w, i), At: epoch})
-					return tx.PutRequest(r)
-				})
-				assert.NoError(t, err)
-			}
-		})
-	}
-	wg.Wait()
-	for _, s := range stores {
-		view(t, s, func(tx approvals.Tx) error {
-			r, err := tx.Request("REQ001")
-			require.NoError(t, err)
-			assert.Len(t, r.Approvals, writers*each, "every change of every replica is kept")
-			return nil
-		})
-	}
+	concurrentApprovals(t, []approvals.Store{s1, share(t, h, s1)}, 8, "every change of every replica is kept")
 }
 
 // testReplicaNoLostCreates counts in a value that does not exist yet:
