@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"container/list"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -52,19 +53,18 @@ type cachingConn struct {
 	conn  driver.Conn
 	pc    driver.ConnPrepareContext
 	bt    driver.ConnBeginTx
-	stmts map[string]*cachedStmt
-	// lru runs from the least to the most recently used statement.
-	head, tail *cachedStmt
+	stmts map[string]*list.Element // of lru
+	// lru holds the *cachedStmt, from the least to the most recently used.
+	lru *list.List
 }
 
 // cachedStmt is one prepared statement, in its connection's LRU list.
 type cachedStmt struct {
-	query      string
-	stmt       driver.Stmt
-	exec       driver.StmtExecContext
-	qry        driver.StmtQueryContext
-	busy       bool // its rows are open: another use would reset them
-	prev, next *cachedStmt
+	query string
+	stmt  driver.Stmt
+	exec  driver.StmtExecContext
+	qry   driver.StmtQueryContext
+	busy  bool // its rows are open: another use would reset them
 }
 
 // The interfaces the wrapped connection implements, forwarded so that
@@ -89,7 +89,7 @@ func newCachingConn(conn driver.Conn) (*cachingConn, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("the SQLite driver's connection (%T) lacks an interface the statement cache forwards", conn)
 	}
-	return &cachingConn{conn: conn, pc: pc, bt: bt, stmts: make(map[string]*cachedStmt)}, nil
+	return &cachingConn{conn: conn, pc: pc, bt: bt, stmts: make(map[string]*list.Element), lru: list.New()}, nil
 }
 
 // Unwrap returns the SQLite connection, for the driver's own helpers.
@@ -128,10 +128,10 @@ func (c *cachingConn) IsValid() bool { return c.conn.(driver.Validator).IsValid(
 // Close finalizes every cached statement, then closes the connection.
 func (c *cachingConn) Close() error {
 	var errs []error
-	for s := c.head; s != nil; s = s.next {
-		errs = append(errs, s.stmt.Close())
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		errs = append(errs, e.Value.(*cachedStmt).stmt.Close())
 	}
-	c.stmts, c.head, c.tail = nil, nil, nil
+	c.stmts, c.lru = nil, list.New()
 	errs = append(errs, c.conn.Close())
 	return errors.Join(errs...)
 }
@@ -166,9 +166,9 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 // (a second query of the same text while the rows of the first are open,
 // which then gets a statement of its own, finalized when it is done).
 func (c *cachingConn) take(ctx context.Context, query string) (*cachedStmt, error) {
-	if s, ok := c.stmts[query]; ok {
-		if !s.busy {
-			c.touch(s)
+	if e, ok := c.stmts[query]; ok {
+		if s := e.Value.(*cachedStmt); !s.busy {
+			c.lru.MoveToBack(e)
 			s.busy = true
 			return s, nil
 		}
@@ -196,52 +196,20 @@ func (c *cachingConn) prepare(ctx context.Context, query string, keep bool) (*ca
 	if len(c.stmts) >= maxCachedStmts {
 		c.evict()
 	}
-	c.stmts[query] = s
-	c.push(s)
+	c.stmts[query] = c.lru.PushBack(s)
 	return s, nil
 }
 
 // evict drops the least recently used statement that is not busy.
 func (c *cachingConn) evict() {
-	for s := c.head; s != nil; s = s.next {
-		if !s.busy {
-			c.unlink(s)
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		if s := e.Value.(*cachedStmt); !s.busy {
+			c.lru.Remove(e)
 			delete(c.stmts, s.query)
 			_ = s.stmt.Close()
 			return
 		}
 	}
-}
-
-func (c *cachingConn) touch(s *cachedStmt) {
-	if c.tail != s {
-		c.unlink(s)
-		c.push(s)
-	}
-}
-
-func (c *cachingConn) push(s *cachedStmt) {
-	s.prev, s.next = c.tail, nil
-	if c.tail != nil {
-		c.tail.next = s
-	} else {
-		c.head = s
-	}
-	c.tail = s
-}
-
-func (c *cachingConn) unlink(s *cachedStmt) {
-	if s.prev != nil {
-		s.prev.next = s.next
-	} else {
-		c.head = s.next
-	}
-	if s.next != nil {
-		s.next.prev = s.prev
-	} else {
-		c.tail = s.prev
-	}
-	s.prev, s.next = nil, nil
 }
 
 // release frees s for the next query, or closes it when it is a one-off.

@@ -33,12 +33,10 @@ func cached(t *testing.T, db *sql.DB) map[string]bool {
 	got := map[string]bool{}
 	require.NoError(t, conn.Raw(func(dc any) error {
 		c := dc.(*cachingConn)
-		n := 0
-		for s := c.head; s != nil; s = s.next {
-			got[s.query] = true
-			n++
+		for e := c.lru.Front(); e != nil; e = e.Next() {
+			got[e.Value.(*cachedStmt).query] = true
 		}
-		require.Equal(t, len(c.stmts), n, "the LRU list and the map disagree")
+		require.Equal(t, len(c.stmts), c.lru.Len(), "the LRU list and the map disagree")
 		return nil
 	}))
 	return got
